@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/opensoar/soar/activities"
+)
+
+func runActions(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "actions", "[ACTION…]",
+		"List the actions playbooks can use: parameters (required ones marked *), outputs,\n"+
+			"the inverse used by revert_after, the RAM permissions soar's identity needs, and an example.\n"+
+			"Name actions to show only those.")
+	format := fs.String("format", "text", "output format: text or json")
+	names, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	specs := activities.Catalog()
+	if len(names) > 0 {
+		specs = specs[:0]
+		for _, n := range names {
+			s, ok := activities.Lookup(n)
+			if !ok {
+				msg := fmt.Sprintf("unknown action %q", n)
+				if c := closest(n, activities.Names()); c != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", c)
+				}
+				return fmt.Errorf("%s", msg)
+			}
+			specs = append(specs, s)
+		}
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(specs)
+	case "text":
+		printActions(e.stdout, specs)
+		return nil
+	default:
+		return fmt.Errorf("unknown --format %q: use text or json", *format)
+	}
+}
+
+func printActions(w io.Writer, specs []activities.ActionSpec) {
+	for i, s := range specs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s — %s\n", s.Name, s.Summary)
+		fmt.Fprintf(w, "  category: %s", s.Category)
+		if s.Inverse != "" {
+			fmt.Fprintf(w, "   inverse: %s (revert_after allowed)", s.Inverse)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "  params:")
+		for _, p := range s.AllParams() {
+			req := " "
+			if p.Required {
+				req = "*"
+			}
+			line := fmt.Sprintf("   %s %-20s %-16s %s", req, p.Name, p.Type, p.Description)
+			if len(p.Enum) > 0 {
+				line += " [" + strings.Join(p.Enum, "|") + "]"
+			}
+			if p.Default != "" {
+				line += " (default: " + p.Default + ")"
+			}
+			fmt.Fprintln(w, line)
+		}
+		fmt.Fprintln(w, "  outputs:")
+		for _, f := range s.Outputs {
+			fmt.Fprintf(w, "     %-20s %-16s %s\n", f.Name, f.Type, f.Description)
+		}
+		if len(s.Permissions) > 0 {
+			fmt.Fprintf(w, "  RAM permissions: %s\n", strings.Join(s.Permissions, ", "))
+		}
+		fmt.Fprintln(w, "  example:")
+		for _, l := range strings.Split(s.Example, "\n") {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+}

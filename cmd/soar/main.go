@@ -1,0 +1,195 @@
+// Command soar is the SOAR playbook engine: one binary whose subcommands run
+// the whole engine in one process (dev), its scaled-out parts (worker,
+// ingest), and the tools of playbook authors and analysts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// env is what every subcommand gets: its arguments and the process's streams.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// getenv reads the environment; tests replace it.
+	getenv func(string) string
+}
+
+// command is one subcommand.
+type command struct {
+	// summary is one line for `soar help`.
+	summary string
+	// run runs the subcommand with the arguments after its name.
+	run func(ctx context.Context, e *env, args []string) error
+}
+
+// exitError carries an exit status without a message of its own: the
+// command already printed what went wrong.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func commands() map[string]command {
+	return map[string]command{
+		"version":  {"print the version", runVersion},
+		"actions":  {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	err := run(ctx, e, os.Args[1:])
+	stop()
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintf(os.Stderr, "soar: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches to the subcommand named by args[0].
+func run(ctx context.Context, e *env, args []string) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			if c, ok := cmds[args[1]]; ok {
+				return c.run(ctx, e, []string{"--help"})
+			}
+		}
+		usage(e.stdout, cmds)
+		return nil
+	}
+	name := args[0]
+	c, ok := cmds[name]
+	if !ok {
+		msg := fmt.Sprintf("unknown command %q", name)
+		if s := closest(name, keys(cmds)); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return fmt.Errorf("%s; run 'soar help' for the list", msg)
+	}
+	return c.run(ctx, e, args[1:])
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "soar — SOAR playbook engine for Alibaba Cloud")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: soar <command> [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, name := range keys(cmds) {
+		fmt.Fprintf(w, "  %-10s %s\n", name, cmds[name].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'soar <command> --help' for a command's flags.")
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints a usage line plus the flags.
+func newFlagSet(e *env, name, argsUsage, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: soar %s [flags] %s\n\n%s\n", name, argsUsage, description)
+		var hasFlags bool
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(e.stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args, accepting flags after positional arguments too
+// (soar validate playbooks --format json).
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, exitError{code: 2}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func runVersion(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "version", "", "Print the version of soar.")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "soar %s\n", version)
+	return nil
+}
+
+// closest returns the candidate nearest to s by edit distance, or "" when
+// none is near enough to be a likely typo.
+func closest(s string, candidates []string) string {
+	best, bestDist := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -44,8 +44,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func commands() map[string]command {
 	return map[string]command{
-		"version":  {"print the version", runVersion},
-		"actions":  {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
+		"version": {"print the version", runVersion},
+		"actions": {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
 	}
 }
 

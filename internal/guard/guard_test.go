@@ -1,0 +1,179 @@
+package guard
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckBlock(t *testing.T) {
+	g, err := New(Policy{ProtectedCIDRs: []string{"198.51.100.0/24", "2001:db8:ffff::/48"}})
+	if err != nil {
+		t.Fatalf("New() error: %v", err)
+	}
+	tests := []struct {
+		target string
+		rule   string // "" means allowed
+	}{
+		{"203.0.113.7", ""},
+		{"203.0.113.0/24", ""},
+		{"2001:db8:1::7", ""},
+		{"::ffff:203.0.113.7", ""}, // IPv4-mapped is unmapped first
+		{"10.1.2.3", "protected_cidrs"},
+		{"192.168.1.0/24", "protected_cidrs"},
+		{"172.20.0.1", "protected_cidrs"},
+		{"127.0.0.1", "protected_cidrs"},
+		{"100.100.100.200", "protected_cidrs"},
+		{"169.254.169.254", "protected_cidrs"},
+		{"fe80::1", "protected_cidrs"},
+		{"fd00::1", "protected_cidrs"},
+		{"::1", "protected_cidrs"},
+		{"198.51.100.77", "protected_cidrs"},            // the operator's own
+		{"198.51.0.0/16", "protected_cidrs"},            // contains the operator's
+		{"2001:db8:ffff:1::1", "protected_cidrs"},       // inside the operator's v6
+		{"0.0.0.0/0", "min_prefix"},                     // everything
+		{"8.0.0.0/8", "min_prefix"},                     // overly broad
+		{"203.0.0.0/15", "min_prefix"},                  // one bit too broad
+		{"2001:db8::/32", "min_prefix"},                 // broad v6
+		{"not-an-ip", "invalid_target"},                 // garbage
+		{"", "invalid_target"},                          // empty
+		{"203.0.113.7/33", "invalid_target"},            // bad prefix
+		{"203.0.113.7; rm -rf /", "invalid_target"},     // hostile
+		{"203.0.113.256", "invalid_target"},             // out of range
+		{"0.0.0.0", "protected_cidrs"},                  // unspecified
+		{"255.255.255.255", "protected_cidrs"},          // broadcast
+		{"203.0.113.7/32", ""},                          // explicit host prefix
+		{" 203.0.113.8 ", ""},                           // surrounding blanks
+		{"2001:db8:1::/48", ""},                         // broadest allowed v6
+		{"203.0.0.0/16", ""},                            // broadest allowed v4
+		{"100.63.255.255", ""},                          // just below CGNAT
+		{"100.128.0.0", ""},                             // just above CGNAT
+		{"172.32.0.1", ""},                              // just above 172.16/12
+		{"11.0.0.1", ""},                                // just above 10/8
+		{"192.169.0.1", ""},                             // just above 192.168/16
+		{"9.255.255.255", ""},                           // just below 10/8
+		{"169.253.255.255", ""},                         // just below link-local
+		{"126.255.255.255", ""},                         // just below loopback
+		{"2001:db8:fffe::1", ""},                        // beside the operator's v6
+		{"fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", ""}, // just below fc00::/7
+	}
+	for _, tt := range tests {
+		err := g.CheckBlock(tt.target)
+		var denied *DeniedError
+		switch {
+		case tt.rule == "" && err != nil:
+			t.Errorf("CheckBlock(%q) = %v, want allowed", tt.target, err)
+		case tt.rule != "" && !errors.As(err, &denied):
+			t.Errorf("CheckBlock(%q) = %v, want a DeniedError by %s", tt.target, err, tt.rule)
+		case tt.rule != "" && denied.Rule != tt.rule:
+			t.Errorf("CheckBlock(%q) denied by %s (%v), want %s", tt.target, denied.Rule, err, tt.rule)
+		}
+	}
+}
+
+func TestCheckBlockMinPrefix(t *testing.T) {
+	g, err := New(Policy{MinPrefixV4: 24, MinPrefixV6: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.CheckBlock("203.0.113.0/24"); err != nil {
+		t.Errorf("CheckBlock(/24) = %v, want allowed", err)
+	}
+	if err := g.CheckBlock("203.0.112.0/23"); err == nil {
+		t.Error("CheckBlock(/23) = nil, want refused with min_prefix_v4 24")
+	}
+	if err := g.CheckBlock("2001:db8::/63"); err == nil {
+		t.Error("CheckBlock(v6 /63) = nil, want refused with min_prefix_v6 64")
+	}
+}
+
+func TestInstanceProtected(t *testing.T) {
+	g, err := New(Policy{ProtectedInstances: []string{"i-db01", "tag:env=prod", "tag:role=bastion"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id   string
+		tags map[string]string
+		want bool
+	}{
+		{"i-db01", nil, true},
+		{"i-web01", nil, false},
+		{"i-web01", map[string]string{"env": "prod"}, true},
+		{"i-web01", map[string]string{"env": "staging"}, false},
+		{"i-web02", map[string]string{"role": "bastion", "env": "dev"}, true},
+		{"i-web03", map[string]string{"prod": "env"}, false},
+	}
+	for _, tt := range tests {
+		if got := g.InstanceProtected(tt.id, tt.tags); got != tt.want {
+			t.Errorf("InstanceProtected(%q, %v) = %v, want %v", tt.id, tt.tags, got, tt.want)
+		}
+	}
+	if err := g.CheckInstance("i-db01", nil, false); err == nil {
+		t.Error("CheckInstance(protected, unapproved) = nil, want refused")
+	}
+	if err := g.CheckInstance("i-db01", nil, true); err != nil {
+		t.Errorf("CheckInstance(protected, approved) = %v, want allowed", err)
+	}
+}
+
+func TestCheckAccessKey(t *testing.T) {
+	g, err := New(Policy{ProtectedAccessKeys: []string{"LTAIbreakglass"}}, "LTAIsoarself", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, refused := range map[string]bool{"LTAIsoarself": true, "LTAIbreakglass": true, "LTAIleaked": false, "": false} {
+		if err := g.CheckAccessKey(key); (err != nil) != refused {
+			t.Errorf("CheckAccessKey(%q) = %v, want refused=%v", key, err, refused)
+		}
+	}
+}
+
+func TestPolicyProblems(t *testing.T) {
+	p := Policy{
+		ProtectedCIDRs:     []string{"10.0.0.0/8", "office"},
+		MinPrefixV4:        40,
+		ProtectedInstances: []string{"tag:=x", ""},
+		Budgets:            []Budget{{Action: "", Max: 0}},
+		RequireApproval:    []ApprovalRule{{}},
+		MaxLinkageHops:     -1,
+	}
+	_, err := New(p)
+	if err == nil {
+		t.Fatal("New(bad policy) = nil error, want every problem listed")
+	}
+	for _, want := range []string{
+		`protected_cidrs[1]: "office" is not an IP address or CIDR`,
+		"min_prefix_v4: 40",
+		"protected_instances[0]",
+		"protected_instances[1]: empty",
+		"budgets[0].action: required",
+		"budgets[0].max: 0",
+		"budgets[0].window: required",
+		"require_approval[0].name: required",
+		"require_approval[0].when: required",
+		"require_approval[0].approvers: required",
+		"max_linkage_hops: -1",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New(bad policy) error lacks %q:\n%v", want, err)
+		}
+	}
+	if _, err := New(Policy{Budgets: []Budget{{Action: "*", Max: 10, Window: time.Hour}}}); err != nil {
+		t.Errorf("New(good policy) = %v", err)
+	}
+}
+
+func TestCanonicalTarget(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":    "203.0.113.7/32",
+		"203.0.113.9/24": "203.0.113.0/24",
+		"2001:db8::1":    "2001:db8::1/128",
+	} {
+		got, err := CanonicalTarget(in)
+		if err != nil || got != want {
+			t.Errorf("CanonicalTarget(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

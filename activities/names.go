@@ -42,4 +42,7 @@ const (
 	ExprEval = "soar.expr.eval"
 	// PublishEvent publishes an incident event to soar.events.<playbook>.<event>.
 	PublishEvent = "soar.events.publish"
+	// BudgetTake counts one run of an action against its guardrail budget,
+	// shared by every worker.
+	BudgetTake = "soar.budget.take"
 )

@@ -1,5 +1,7 @@
 package activities
 
+import "time"
+
 // Meta is the part of every action input that the Incident workflow fills in;
 // playbook authors never set it (the validator refuses a `meta` parameter).
 // Implementations use it for idempotency keys (ClientToken, rule names),
@@ -462,4 +464,27 @@ type IncidentEvent struct {
 	Step     string         `json:"step,omitempty"`
 	Time     string         `json:"time"`
 	Detail   map[string]any `json:"detail,omitempty"`
+}
+
+// BudgetRequest is the input of [BudgetTake].
+type BudgetRequest struct {
+	// Action is the budget's action ("*" for the catch-all budget).
+	Action string        `json:"action"`
+	Max    int           `json:"max"`
+	Window time.Duration `json:"window"`
+	// Token identifies the run (incident/step/item) so that a retried take
+	// is counted once.
+	Token string `json:"token"`
+	// Now is the workflow time, which picks the window.
+	Now time.Time `json:"now"`
+}
+
+// BudgetResult is the output of [BudgetTake].
+type BudgetResult struct {
+	// Allowed is false when the budget is exhausted for this window.
+	Allowed bool `json:"allowed"`
+	Used    int  `json:"used"`
+	Max     int  `json:"max"`
+	// WindowEnds is when the budget refills.
+	WindowEnds time.Time `json:"window_ends"`
 }

@@ -133,6 +133,9 @@ type Step struct {
 	// RevertAfter runs the action's catalog inverse after this long; zero
 	// means never.
 	RevertAfter time.Duration `json:"revert_after,omitempty"`
+	// ExtendOnAlert pushes the auto-revert back to revert_after after each
+	// repeat alert (a block lasts as long as the attack, plus revert_after).
+	ExtendOnAlert bool `json:"extend_on_alert,omitempty"`
 }
 
 // Retry is the retry policy of an action step.

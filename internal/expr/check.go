@@ -144,11 +144,12 @@ func (e *Env) build(src string, scope Scope) *compiled {
 		return c
 	}
 
-	// Runtime cost tracking costs 3-5x. An expression whose estimate does not
-	// depend on the size of its inputs is already bounded by the estimate.
-	opts := []cel.ProgramOption{cel.InterruptCheckFrequency(interruptEvery)}
-	unbounded, err := e.cel.EstimateCost(checked, sizeEstimator{max: unboundedSize})
-	if err != nil || unbounded.Max != est.Max || est.Max > e.opts.CostLimit {
+	// Runtime cost tracking costs 3-5x. Skip it when the estimate stays under
+	// CostLimit even with every list, map and string as large as a payload
+	// can hold: then the limit cannot be reached.
+	opts := []cel.ProgramOption{cel.InterruptCheckFrequency(interruptEvery), cel.EvalOptions(cel.OptOptimize)}
+	worst, err := e.cel.EstimateCost(checked, sizeEstimator{max: payloadMaxSize})
+	if err != nil || worst.Max > e.opts.CostLimit {
 		opts = append(opts, cel.CostLimit(e.opts.CostLimit))
 	}
 	prg, err := e.cel.Program(checked, opts...)

@@ -34,6 +34,9 @@ func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checke
 	return nil
 }
 
-// unboundedSize is the size assumed for a second estimate that tells
-// whether an expression's cost depends on the size of its inputs at all.
-const unboundedSize = 1 << 40
+// payloadMaxSize bounds the size of any list, map or string an expression
+// can receive: alerts are refused above 1 MiB (internal/alert) and Temporal
+// refuses payloads above 2 MiB, and every element or character takes at
+// least one byte of JSON. An expression whose estimate under this bound
+// stays below Options.CostLimit runs without runtime cost tracking.
+const payloadMaxSize = 2 << 20

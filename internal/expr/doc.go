@@ -35,7 +35,9 @@
 // has no fractional part is an int in expressions, whatever its Go type
 // (float64 from encoding/json, json.Number): steps.kill.output.exit_code == 0,
 // item > 3 and steps.x.output.count + 1 all behave as authors expect. Other
-// numbers are doubles.
+// numbers are doubles. Comparisons mix int and double freely, arithmetic
+// does not (CEL has no implicit conversion): for a vendor field that may be
+// 2 or 2.5, write double(alert.raw.score) * 1.5.
 //
 // # Templates
 //
@@ -52,9 +54,13 @@
 // Hostile expressions are refused at compile time: the parser limits the
 // source size, nesting and node count, and the estimated worst-case cost
 // (with lists, maps and strings of unknown size assumed to hold
-// [Options.MaxListSize] elements) must stay under [Options.MaxCost]. At run
+// [Options.MaxListSize] elements) must stay under [Options.MaxCost].
+// Malformed literals (duration("1x"), a bad regular expression) and
+// constant expressions that fail (int("x")) are compile errors too. At run
 // time each evaluation stops at [Options.CostLimit] and when its context is
-// cancelled.
+// cancelled; an expression whose estimate stays under the limit even with
+// inputs as large as a Temporal payload can be (2 MiB) runs without cost
+// tracking, which is 3-5 times slower.
 //
 // # Determinism
 //

@@ -26,6 +26,7 @@ const (
 	maxRecursion   = 100    // parser nesting depth
 	maxNodes       = 5_000  // AST nodes, macro expansions included
 	maxRangeSize   = 10_000 // lists.range(n)
+	maxRegexSize   = 5_000  // compiled regular expression program size
 	interruptEvery = 100    // comprehension iterations between context checks
 )
 
@@ -105,6 +106,9 @@ func NewEnv(opts Options) (*Env, error) {
 		cel.ParserExpressionSizeLimit(maxSourceSize),
 		cel.ParserRecursionLimit(maxRecursion),
 		cel.ExpressionNodeLimit(maxNodes),
+		cel.RegexProgramSizeLimit(maxRegexSize),
+		// Malformed literals (duration('1x'), a bad regex) are compile errors.
+		cel.ASTValidators(cel.ValidateDurationLiterals(), cel.ValidateTimestampLiterals(), cel.ValidateRegexLiterals()),
 		// Last: wraps whatever provider and adapter the options above left.
 		soarTypes(),
 	)

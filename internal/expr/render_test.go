@@ -31,6 +31,7 @@ func TestEvalTemplate(t *testing.T) {
 			"empty": map[string]any{},
 		},
 		"typed":  []string{"${{ alert.severity }}", "x"},
+		"anykey": map[any]any{1: "${{ alert.severity }}", true: "x"},
 		"number": 7,
 	}
 	want := map[string]any{
@@ -51,6 +52,7 @@ func TestEvalTemplate(t *testing.T) {
 			"empty": map[string]any{},
 		},
 		"typed":  []any{int64(4), "x"},
+		"anykey": map[string]any{"1": int64(4), "true": "x"},
 		"number": int64(7),
 	}
 	got, err := env.EvalTemplate(context.Background(), tree, StepScope(false), testActivation())

@@ -1,0 +1,77 @@
+package sandbox
+
+import (
+	"slices"
+	"time"
+)
+
+// Call is one API request the sandbox received, as the call log keeps it.
+type Call struct {
+	Seq     int       `json:"seq"`
+	Time    time.Time `json:"time"`
+	Product string    `json:"product,omitempty"`
+	Version string    `json:"version"`
+	Action  string    `json:"action"`
+	// Params are the request parameters without Signature; SecurityToken
+	// is masked.
+	Params      map[string]string `json:"params"`
+	AccessKeyID string            `json:"access_key_id,omitempty"`
+	// Principal is the RAM user, or role/session for STS keys; empty when
+	// the signature was not accepted.
+	Principal string `json:"principal,omitempty"`
+	// PrincipalType is ram-user or assumed-role.
+	PrincipalType string `json:"principal_type,omitempty"`
+	SourceIP      string `json:"source_ip,omitempty"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	// Status is the HTTP status answered (0: connection dropped).
+	Status int `json:"status"`
+	// Error is the error code answered, empty on success.
+	Error string `json:"error,omitempty"`
+	// Changed is true when the call modified the state.
+	Changed bool `json:"changed"`
+	// Replayed is true when a ClientToken replay was answered from cache.
+	Replayed  bool   `json:"replayed,omitempty"`
+	RequestID string `json:"request_id"`
+}
+
+// record appends rc to the call log. The caller must hold s.mu.
+func (s *Server) record(rc *reqCtx, status int, code string, changed bool) {
+	s.callSeq++
+	c := Call{
+		Seq:           s.callSeq,
+		Time:          rc.now,
+		Version:       rc.version,
+		Action:        rc.action,
+		Params:        rc.p.withoutAuth(),
+		AccessKeyID:   firstNonEmpty(rc.caller.AccessKeyID, rc.p.get("AccessKeyId")),
+		Principal:     rc.caller.principal(),
+		PrincipalType: rc.caller.Type,
+		SourceIP:      rc.sourceIP,
+		UserAgent:     rc.userAgent,
+		Status:        status,
+		Error:         code,
+		Changed:       changed,
+		Replayed:      rc.replayed,
+		RequestID:     rc.requestID,
+	}
+	if rc.product != nil {
+		c.Product = rc.product.name
+	}
+	if len(s.calls) >= s.opts.MaxCalls {
+		s.calls = slices.Delete(s.calls, 0, len(s.calls)-s.opts.MaxCalls+1)
+	}
+	s.calls = append(s.calls, c)
+	level := s.log.Debug
+	if changed || code != "" {
+		level = s.log.Info
+	}
+	level("sandbox api call", "action", c.Action, "product", c.Product, "principal", c.Principal,
+		"status", status, "error", code, "changed", changed, "request_id", c.RequestID)
+}
+
+// Calls returns a copy of the call log, oldest first.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clone(s.calls)
+}

@@ -35,10 +35,60 @@ type IncidentInput struct {
 	// Carry is the state carried over by continue-as-new; nil on a new
 	// incident.
 	Carry *Carry `json:"carry,omitempty"`
+	// DefaultApprovers are the users or groups that approve policy gates
+	// (protected instances, budgets) naming no approvers of their own: the
+	// first approver group of soar.yaml. Empty means every group in
+	// Approvers.
+	DefaultApprovers []string `json:"default_approvers,omitempty"`
+	// Hops counts the linkage alerts that led to this incident; it is
+	// passed to actions as meta.hops (nats.publish stops loops with it).
+	Hops int `json:"hops,omitempty"`
+	// Limits bound one workflow run before it continues as new; the zero
+	// value means the defaults.
+	Limits Limits `json:"limits,omitzero"`
+}
+
+// Limits bound one run of the Incident workflow. Past any of them the
+// workflow continues as new at its next safe point (no activity in flight),
+// carrying its whole state in [Carry]. Temporal's own suggestion
+// (GetContinueAsNewSuggested) is always honoured as well.
+type Limits struct {
+	// MaxUpdates is the number of accepted Updates (alerts, approvals,
+	// reverts) per run; the server refuses more than 2,000. Default 1,000.
+	MaxUpdates int `json:"max_updates,omitempty"`
+	// MaxHistoryEvents is the history length past which the run continues
+	// as new. Default 8,000 (the server warns at 10,240).
+	MaxHistoryEvents int `json:"max_history_events,omitempty"`
+	// MaxSeenAlerts bounds the set of alert IDs kept for deduplication
+	// (the most recent ones). Default 1,000.
+	MaxSeenAlerts int `json:"max_seen_alerts,omitempty"`
+}
+
+// Defaults of [Limits].
+const (
+	DefaultMaxUpdates       = 1000
+	DefaultMaxHistoryEvents = 8000
+	DefaultMaxSeenAlerts    = 1000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxUpdates <= 0 {
+		l.MaxUpdates = DefaultMaxUpdates
+	}
+	if l.MaxHistoryEvents <= 0 {
+		l.MaxHistoryEvents = DefaultMaxHistoryEvents
+	}
+	if l.MaxSeenAlerts <= 0 {
+		l.MaxSeenAlerts = DefaultMaxSeenAlerts
+	}
+	return l
 }
 
 // Carry is the incident state that survives continue-as-new. Its shape is
-// owned by the workflow implementation; it is opaque to callers.
+// owned by the workflow implementation; it is opaque to callers. State holds
+// the JSON object of the workflow's internal snapshot (step states, gates
+// with their votes and deadlines, applied actions with their revert times,
+// seen alert IDs).
 type Carry struct {
 	State map[string]any `json:"state"`
 }
@@ -87,10 +137,34 @@ type ApproveResult struct {
 	Outcome string `json:"outcome"`
 }
 
+// Outcomes of [ApproveResult.Outcome].
+const (
+	OutcomePending  = "pending"
+	OutcomeApproved = "approved"
+	OutcomeRejected = "rejected"
+	OutcomeTimedOut = "timed_out"
+)
+
+// Gate reasons of [PendingGate.Reason] and [StepStatus.Gates]; policy rules
+// appear as ReasonPolicyPrefix + the rule name.
+const (
+	ReasonPlaybook          = "playbook"
+	ReasonPolicyPrefix      = "policy:"
+	ReasonProtectedInstance = "protected_instance"
+	ReasonBudget            = "budget"
+)
+
 // StepRequest is the argument of the "revert" and "keep" Updates.
 type StepRequest struct {
 	Step string `json:"step"`
 	By   string `json:"by,omitempty"`
+}
+
+// RevertResult is the result of the "revert", "extend" and "keep" Updates:
+// the step's reverts after the change.
+type RevertResult struct {
+	Step    string          `json:"step"`
+	Reverts []PlannedRevert `json:"reverts"`
 }
 
 // ExtendRequest is the argument of the "extend" Update.
@@ -129,6 +203,24 @@ type StepStatus struct {
 	Items      int            `json:"items,omitempty"`
 	StartedAt  time.Time      `json:"started_at,omitempty"`
 	EndedAt    time.Time      `json:"ended_at,omitempty"`
+	// Kind is the step kind: action, approval, parallel or wait.
+	Kind string `json:"kind,omitempty"`
+	// Gates are the reasons of the approval gates the step passed or, on
+	// dry-run, would have waited for.
+	Gates []string `json:"gates,omitempty"`
+	// ItemStates are the per-item states of a foreach step, in item order.
+	ItemStates []ItemStatus `json:"item_states,omitempty"`
+}
+
+// ItemStatus is one foreach item's state in [StepStatus].
+type ItemStatus struct {
+	Index      int            `json:"index"`
+	Item       any            `json:"item,omitempty"`
+	Status     string         `json:"status"`
+	Target     string         `json:"target,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	ApprovedBy []string       `json:"approved_by,omitempty"`
+	Output     map[string]any `json:"output,omitempty"`
 }
 
 // PendingGate is an approval waiting for analysts.
@@ -147,8 +239,39 @@ type PendingGate struct {
 
 // PlannedRevert is an auto-revert waiting on its timer.
 type PlannedRevert struct {
-	Step   string    `json:"step"`
+	Step string `json:"step"`
+	// Action is the inverse action that runs.
 	Action string    `json:"action"`
 	Target string    `json:"target,omitempty"`
 	At     time.Time `json:"at"`
+	// Key is the step ID, or "<step>#<index>" for a foreach item; it is
+	// what the revert, extend and keep Updates accept besides the step ID.
+	Key string `json:"key,omitempty"`
+	// Status is scheduled (timer running), applied (no timer: revert only
+	// on request or rollback), reverting, reverted, kept, failed (the
+	// inverse failed; send revert to retry) or planned (dry-run).
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
+
+// Revert statuses of [PlannedRevert.Status].
+const (
+	RevertScheduled = "scheduled"
+	RevertApplied   = "applied"
+	RevertReverting = "reverting"
+	RevertReverted  = "reverted"
+	RevertKept      = "kept"
+	RevertFailed    = "failed"
+	RevertPlanned   = "planned"
+)
+
+// Result is the outcome of an Incident run: its final status. A failed
+// playbook also returns an error of type [ErrTypePlaybookFailed].
+type Result struct {
+	Status
+	ClosedAt time.Time `json:"closed_at"`
+}
+
+// ErrTypePlaybookFailed is the application error type of an incident whose
+// playbook failed (after on_failure and rollback ran).
+const ErrTypePlaybookFailed = "PlaybookFailed"

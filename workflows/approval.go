@@ -1,0 +1,278 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opensoar/soar/internal/playbook"
+)
+
+// approvalOf returns a step's approval with the parser's defaults applied.
+func approvalOf(st *playbook.Step) playbook.Approval {
+	var ap playbook.Approval
+	if st.Approval != nil {
+		ap = *st.Approval
+	}
+	if ap.Quorum <= 0 {
+		ap.Quorum = playbook.DefaultQuorum
+	}
+	if ap.Timeout <= 0 {
+		ap.Timeout = playbook.DefaultApprovalTimeout
+	}
+	if ap.OnTimeout == "" {
+		ap.OnTimeout = playbook.OnTimeoutReject
+	}
+	return ap
+}
+
+// playbookNeed is the gate of a step's own approval.
+func (s *incident) playbookNeed(st *playbook.Step, msg string) need {
+	ap := approvalOf(st)
+	return need{
+		Reason: ReasonPlaybook, Approvers: ap.Approvers, Quorum: ap.Quorum,
+		Timeout: ap.Timeout, OnTimeout: ap.OnTimeout, Message: msg,
+	}
+}
+
+// defaultApprovers approve policy gates naming no approvers: the input's
+// DefaultApprovers, else every approver group.
+func (s *incident) defaultApprovers() []string {
+	if len(s.in.DefaultApprovers) > 0 {
+		return s.in.DefaultApprovers
+	}
+	return workflow.DeterministicKeys(s.in.Approvers)
+}
+
+// awaitGate opens the gate of n under key (or resumes the carried one) and
+// waits for its decision or its deadline. It returns approved, rejected or
+// timed_out (on_timeout approve turns a timeout into approved), and an
+// error only on cancellation.
+func (s *incident) awaitGate(ctx workflow.Context, n need, key, step string) (string, *gate, error) {
+	g := s.Gates[key]
+	if g == nil || g.Reason != n.Reason {
+		now := workflow.Now(ctx)
+		approvers := n.Approvers
+		if len(approvers) == 0 {
+			approvers = s.defaultApprovers()
+		}
+		g = &gate{
+			Key: key, Step: step, Reason: n.Reason, Message: n.Message, Approvers: approvers,
+			Quorum: max(1, n.Quorum), OpenedAt: now, Deadline: now.Add(n.Timeout), OnTimeout: n.OnTimeout,
+		}
+		s.Gates[key] = g
+		s.publish(eventApprovalRequested, step, map[string]any{
+			"key": key, "reason": g.Reason, "message": g.Message, "approvers": g.Approvers,
+			"quorum": g.Quorum, "deadline": g.Deadline.Format(time.RFC3339),
+		})
+		s.touch(ctx)
+	}
+	timedOut := false
+	for g.Outcome == "" {
+		d := g.Deadline.Sub(workflow.Now(ctx))
+		if d <= 0 {
+			timedOut = true
+			g.Outcome = OutcomeTimedOut
+			if g.OnTimeout == playbook.OnTimeoutApprove {
+				g.Outcome = OutcomeApproved
+			}
+			break
+		}
+		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      d,
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("approval %s times out (%s)", key, g.OnTimeout)},
+		}, func() bool { return g.Outcome != "" })
+		if err != nil {
+			delete(s.Gates, key)
+			s.touch(ctx)
+			return "", g, err
+		}
+	}
+	delete(s.Gates, key)
+	s.publish(eventApprovalDecided, step, map[string]any{
+		"key": key, "reason": g.Reason, "outcome": g.Outcome, "approved_by": approvals(g), "timed_out": timedOut,
+	})
+	s.touch(ctx)
+	return g.Outcome, g, nil
+}
+
+// approvals lists the users who approved the gate.
+func approvals(g *gate) []string {
+	var out []string
+	for _, v := range g.Votes {
+		if v.Decision == DecisionApprove {
+			out = append(out, v.By)
+		}
+	}
+	return out
+}
+
+// rejection describes who rejected a gate.
+func rejection(g *gate) string {
+	for _, v := range g.Votes {
+		if v.Decision == DecisionReject {
+			if v.Comment != "" {
+				return fmt.Sprintf("rejected by %s: %s", v.By, v.Comment)
+			}
+			return "rejected by " + v.By
+		}
+	}
+	return "rejected"
+}
+
+// principal returns the authenticated caller the Temporal frontend stamped
+// into the Update header, or "" when there is none.
+func principal(ctx workflow.Context) (string, error) {
+	p := interceptor.WorkflowHeader(ctx)[PrincipalHeader]
+	if p == nil {
+		return "", nil
+	}
+	var who string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &who); err != nil {
+		return "", fmt.Errorf("decode the %s header: %w", PrincipalHeader, err)
+	}
+	return who, nil
+}
+
+// voteCheck is a checked approve request.
+type voteCheck struct {
+	gate     *gate
+	by       string
+	decision string
+}
+
+// checkVote validates an approve request against the current state. It is
+// used by the validator (so the Temporal UI shows the reason) and again by
+// the handler; it never mutates state.
+func (s *incident) checkVote(ctx workflow.Context, req ApproveRequest) (voteCheck, error) {
+	key := strings.TrimSpace(req.Step)
+	if key == "" {
+		return voteCheck{}, fmt.Errorf("step is required: one of the steps awaiting approval (%s)", s.pendingList())
+	}
+	g, ok := s.Gates[key]
+	if !ok {
+		if !s.knownKey(key) {
+			return voteCheck{}, fmt.Errorf("unknown step %q (steps awaiting approval: %s)", key, s.pendingList())
+		}
+		return voteCheck{}, fmt.Errorf("step %q is not awaiting approval (status %s; steps awaiting approval: %s)",
+			key, s.keyStatus(key), s.pendingList())
+	}
+	if g.Outcome != "" {
+		return voteCheck{}, fmt.Errorf("step %q was already decided: %s", key, g.Outcome)
+	}
+	decision := strings.ToLower(strings.TrimSpace(req.Decision))
+	if decision != DecisionApprove && decision != DecisionReject {
+		return voteCheck{}, fmt.Errorf("decision must be %q or %q, got %q", DecisionApprove, DecisionReject, req.Decision)
+	}
+	by := strings.TrimSpace(req.By)
+	who, err := principal(ctx)
+	if err != nil {
+		return voteCheck{}, err
+	}
+	switch {
+	case who != "" && by == "":
+		by = who
+	case who != "" && by != who:
+		return voteCheck{}, fmt.Errorf("by %q does not match the authenticated caller %q: you can only vote as yourself", by, who)
+	case by == "":
+		return voteCheck{}, errors.New(`by is required: your user name, e.g. {"step":"` + key + `","decision":"approve","by":"alice"}`)
+	}
+	if !s.mayApprove(by, g.Approvers) {
+		return voteCheck{}, fmt.Errorf("user %q is not among the approvers of step %q (%s)", by, key, strings.Join(g.Approvers, ", "))
+	}
+	for _, v := range g.Votes {
+		if v.By == by {
+			return voteCheck{}, fmt.Errorf("user %q already voted on step %q (%s); %d of %d approvals so far",
+				by, key, v.Decision, len(approvals(g)), g.Quorum)
+		}
+	}
+	return voteCheck{gate: g, by: by, decision: decision}, nil
+}
+
+// mayApprove reports whether user is one of approvers, directly or as a
+// member of a group named there.
+func (s *incident) mayApprove(user string, approvers []string) bool {
+	for _, a := range approvers {
+		if members, isGroup := s.in.Approvers[a]; isGroup {
+			if slices.Contains(members, user) {
+				return true
+			}
+			continue
+		}
+		if a == user {
+			return true
+		}
+	}
+	return false
+}
+
+// approve is the handler of the "approve" Update.
+func (s *incident) approve(ctx workflow.Context, req ApproveRequest) (ApproveResult, error) {
+	vc, err := s.checkVote(ctx, req)
+	if err != nil {
+		return ApproveResult{}, err
+	}
+	s.updates++
+	g := vc.gate
+	g.Votes = append(g.Votes, vote{By: vc.by, Decision: vc.decision, Comment: req.Comment, At: workflow.Now(ctx)})
+	n := len(approvals(g))
+	outcome := OutcomePending
+	switch {
+	case vc.decision == DecisionReject:
+		outcome = OutcomeRejected
+		g.Outcome = OutcomeRejected
+	case n >= g.Quorum:
+		outcome = OutcomeApproved
+		g.Outcome = OutcomeApproved
+	}
+	s.logger.Info("approval vote", "incident", s.id, "step", g.Key, "by", vc.by, "decision", vc.decision)
+	s.touch(ctx)
+	return ApproveResult{Step: g.Key, Approvals: n, Quorum: g.Quorum, Outcome: outcome}, nil
+}
+
+// pendingList names the gates waiting for a decision, for error messages.
+func (s *incident) pendingList() string {
+	keys := workflow.DeterministicKeys(s.Gates)
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+// knownKey reports whether key names a step or a foreach item.
+func (s *incident) knownKey(key string) bool {
+	_, ok := s.lookupKey(key)
+	return ok
+}
+
+// lookupKey finds the step or unit a key names.
+func (s *incident) lookupKey(key string) (status string, ok bool) {
+	if sr, ok := s.Steps[key]; ok {
+		return sr.Status, true
+	}
+	step, _, found := strings.Cut(key, "#")
+	if !found {
+		return "", false
+	}
+	sr, ok := s.Steps[step]
+	if !ok {
+		return "", false
+	}
+	for _, u := range sr.Units {
+		if u.Key == key {
+			return u.Status, true
+		}
+	}
+	return "", false
+}
+
+func (s *incident) keyStatus(key string) string {
+	st, _ := s.lookupKey(key)
+	return st
+}

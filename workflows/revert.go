@@ -1,0 +1,381 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opensoar/soar/activities"
+	"github.com/opensoar/soar/internal/playbook"
+)
+
+// recordApplied records a revertible action that ran: its forward input
+// and output, and, with revert_after, the auto-revert's due time and timer.
+// On dry-run only a planned revert is reported (no timer, no rollback).
+func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec activities.ActionSpec, u *unitRun) {
+	now := workflow.Now(ctx)
+	a := &applied{
+		Key: u.Key, Step: st.ID, Action: st.Action, Inverse: spec.Inverse, Target: u.Target,
+		Input: u.Params, Output: u.Output, RevertAfter: st.RevertAfter, ExtendOnAlert: st.ExtendOnAlert,
+	}
+	switch {
+	case s.dryRun && st.RevertAfter <= 0:
+		return
+	case s.dryRun:
+		a.Status, a.At = RevertPlanned, now.Add(st.RevertAfter)
+	case st.RevertAfter > 0:
+		a.Status, a.At = RevertScheduled, now.Add(st.RevertAfter)
+	default:
+		a.Status = RevertApplied
+	}
+	s.Applied = append(s.Applied, a)
+	if a.Status == RevertScheduled {
+		s.watchRevert(a)
+	}
+}
+
+// watchRevert starts the durable auto-revert timer of a. The goroutine
+// runs on the incident's root context so that a failing parallel sibling
+// never cancels it. It re-arms when the revert is extended and stops when
+// it is kept, reverted on request, or rolled back.
+func (s *incident) watchRevert(a *applied) {
+	workflow.Go(s.root, func(ctx workflow.Context) {
+		for a.Status == RevertScheduled {
+			d := a.At.Sub(workflow.Now(ctx))
+			if d <= 0 {
+				a.Status = RevertReverting
+				_ = s.runInverse(ctx, a) // recorded in a
+				return
+			}
+			gen := a.gen
+			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout:      d,
+				TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("auto-revert %s%s in %s", a.Action, targetSuffix(a.Target), shortDuration(d))},
+			}, func() bool { return a.gen != gen || a.Status != RevertScheduled })
+			if err != nil {
+				return // cancelled: the main loop rolls back if configured
+			}
+		}
+	})
+}
+
+// runInverse runs a's inverse action. The caller has set a.Status to
+// reverting. Failures are recorded (status failed, send revert to retry);
+// a cancellation leaves the action applied, for the rollback.
+func (s *incident) runInverse(ctx workflow.Context, a *applied) error {
+	s.touch(ctx)
+	fwd, _ := activities.Lookup(a.Action)
+	inv, _ := activities.Lookup(a.Inverse)
+	input := inverseInput(fwd.InverseArgs, a.Input, a.Output)
+	input["meta"] = activities.Meta{Incident: s.id, Playbook: s.pb.Name, Step: a.Key, Revert: true, Hops: s.in.Hops}
+	st := s.specs[a.Step]
+	if st == nil {
+		st = &playbook.Step{ID: a.Step}
+	}
+	summary := fmt.Sprintf("revert %s: %s%s", a.Key, a.Inverse, targetSuffix(targetOf(inv, input)))
+	actx := workflow.WithActivityOptions(ctx, actionOptions(st, summary))
+	var out map[string]any
+	s.inflight++
+	err := workflow.ExecuteActivity(actx, a.Inverse, input).Get(actx, &out)
+	s.inflight--
+	if err != nil {
+		if isCancel(ctx, err) {
+			a.Status = RevertApplied
+			a.gen++
+			s.touch(ctx)
+			return err
+		}
+		a.Status, a.Error = RevertFailed, errMessage(err)
+		a.gen++
+		s.publish(eventStepFailed, a.Step, map[string]any{"key": a.Key, "revert": true, "action": a.Inverse, "error": a.Error})
+		s.logger.Warn("revert failed", "incident", s.id, "step", a.Key, "action", a.Inverse, "error", a.Error)
+		s.touch(ctx)
+		return fmt.Errorf("revert %s with %s: %s", a.Key, a.Inverse, a.Error)
+	}
+	a.Status, a.Error, a.InverseOutput, a.RevertedAt = RevertReverted, "", out, workflow.Now(ctx)
+	a.gen++
+	s.markReverted(a)
+	s.publish(eventReverted, a.Step, map[string]any{"key": a.Key, "action": a.Inverse, "target": a.Target})
+	s.touch(ctx)
+	return nil
+}
+
+// markReverted sets the unit's status, and the step's once every applied
+// action of the step is reverted.
+func (s *incident) markReverted(a *applied) {
+	sr := s.Steps[a.Step]
+	if sr == nil {
+		return
+	}
+	for _, u := range sr.Units {
+		if u.Key == a.Key {
+			u.Status = activities.StatusReverted
+		}
+	}
+	for _, b := range s.Applied {
+		if b.Step == a.Step && b.Status != RevertReverted {
+			return
+		}
+	}
+	if sr.Status == activities.StatusSucceeded {
+		sr.Status = activities.StatusReverted
+	}
+}
+
+// inverseInput builds the inverse's input from the catalog's InverseArgs:
+// inverse parameter → "input.<param>" or "output.<field>" of the recorded
+// forward call. Missing values are left out (the inverse has defaults).
+func inverseInput(args map[string]string, in, out map[string]any) map[string]any {
+	res := map[string]any{}
+	for _, k := range workflow.DeterministicKeys(args) {
+		src := args[k]
+		var v any
+		var ok bool
+		if f, isIn := strings.CutPrefix(src, "input."); isIn {
+			v, ok = in[f]
+		} else if f, isOut := strings.CutPrefix(src, "output."); isOut {
+			v, ok = out[f]
+		}
+		if ok && v != nil {
+			res[k] = v
+		}
+	}
+	return res
+}
+
+// rollback runs, in reverse order, the inverse of every applied revertible
+// action not yet reverted (an analyst's keep is respected), in a
+// disconnected context so that it also runs after cancellation.
+func (s *incident) rollback(ctx workflow.Context) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	var errs []error
+	for i := len(s.Applied) - 1; i >= 0; i-- {
+		a := s.Applied[i]
+		switch a.Status {
+		case RevertScheduled, RevertApplied, RevertFailed:
+		default:
+			continue
+		}
+		a.Status = RevertReverting
+		a.gen++
+		if err := s.runInverse(dctx, a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.RolledBack = true
+	if err := errors.Join(errs...); err != nil {
+		s.Info.Error += "; rollback: " + err.Error()
+	}
+	s.touch(ctx)
+}
+
+// revertsSettled reports whether no auto-revert is pending or running.
+func (s *incident) revertsSettled() bool {
+	for _, a := range s.Applied {
+		if a.Status == RevertScheduled || a.Status == RevertReverting {
+			return false
+		}
+	}
+	return true
+}
+
+// revertTargets returns the applied actions a revert, extend or keep
+// request names: every one of a step, or one foreach item ("step#i").
+func (s *incident) revertTargets(key string) ([]*applied, error) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return nil, errors.New("step is required: the ID of a step with a revertible action")
+	}
+	var out []*applied
+	for _, a := range s.Applied {
+		if a.Key == key || a.Step == key {
+			out = append(out, a)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	if !s.knownKey(key) {
+		return nil, fmt.Errorf("unknown step %q", key)
+	}
+	return nil, fmt.Errorf("nothing to revert: step %q applied no revertible action (status %s)", key, s.keyStatus(key))
+}
+
+// filterStatus keeps the targets in one of the statuses; when none is, it
+// explains why with the targets' states.
+func filterStatus(key string, targets []*applied, statuses ...string) ([]*applied, error) {
+	var out []*applied
+	for _, a := range targets {
+		for _, st := range statuses {
+			if a.Status == st {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	all := func(st string) bool {
+		for _, a := range targets {
+			if a.Status != st {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case all(RevertReverted):
+		return nil, fmt.Errorf("step %q is already reverted", key)
+	case all(RevertPlanned):
+		return nil, fmt.Errorf("step %q ran in dry-run: nothing was applied", key)
+	}
+	states := make([]string, len(targets))
+	for i, a := range targets {
+		states[i] = a.Key + " " + a.Status
+	}
+	return nil, fmt.Errorf("step %q has nothing in a state this applies to (%s)", key, strings.Join(states, ", "))
+}
+
+func (s *incident) validateRevert(req StepRequest) error {
+	t, err := s.revertTargets(req.Step)
+	if err != nil {
+		return err
+	}
+	_, err = filterStatus(req.Step, t, RevertScheduled, RevertApplied, RevertKept, RevertFailed)
+	return err
+}
+
+// revertNow is the handler of the "revert" Update: it runs the inverses
+// now and returns once they ended. A failed inverse fails the Update with
+// its error (send revert again to retry).
+func (s *incident) revertNow(ctx workflow.Context, req StepRequest) (RevertResult, error) {
+	t, err := s.revertTargets(req.Step)
+	if err != nil {
+		return RevertResult{}, err
+	}
+	live, err := filterStatus(req.Step, t, RevertScheduled, RevertApplied, RevertKept, RevertFailed)
+	if err != nil {
+		return RevertResult{}, err
+	}
+	s.updates++
+	s.logger.Info("revert requested", "incident", s.id, "step", req.Step, "by", req.By)
+	for _, a := range live {
+		a.Status = RevertReverting
+		a.gen++
+		workflow.Go(s.root, func(gctx workflow.Context) { _ = s.runInverse(gctx, a) })
+	}
+	s.touch(ctx)
+	if err := workflow.Await(ctx, func() bool {
+		for _, a := range live {
+			if a.Status == RevertReverting {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return RevertResult{}, err
+	}
+	var errs []error
+	for _, a := range live {
+		if a.Status == RevertFailed {
+			errs = append(errs, fmt.Errorf("revert %s with %s: %s", a.Key, a.Inverse, a.Error))
+		}
+	}
+	return RevertResult{Step: req.Step, Reverts: plannedReverts(t)}, errors.Join(errs...)
+}
+
+// parseExtend validates an extend request's duration.
+func parseExtend(by string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(by))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("by must be a positive duration such as 24h or 90m, got %q", by)
+	}
+	return d, nil
+}
+
+func (s *incident) validateExtend(req ExtendRequest) error {
+	t, err := s.revertTargets(req.Step)
+	if err != nil {
+		return err
+	}
+	if _, err := filterStatus(req.Step, t, RevertScheduled, RevertPlanned); err != nil {
+		return err
+	}
+	_, err = parseExtend(req.By)
+	return err
+}
+
+// extend is the handler of the "extend" Update: the pending auto-reverts
+// of the step run `by` later.
+func (s *incident) extend(ctx workflow.Context, req ExtendRequest) (RevertResult, error) {
+	if err := s.validateExtend(req); err != nil {
+		return RevertResult{}, err
+	}
+	d, _ := parseExtend(req.By)
+	t, _ := s.revertTargets(req.Step)
+	live, _ := filterStatus(req.Step, t, RevertScheduled, RevertPlanned)
+	s.updates++
+	for _, a := range live {
+		a.At = a.At.Add(d)
+		a.gen++
+	}
+	s.logger.Info("revert extended", "incident", s.id, "step", req.Step, "by", req.By, "user", req.User)
+	s.touch(ctx)
+	return RevertResult{Step: req.Step, Reverts: plannedReverts(t)}, nil
+}
+
+func (s *incident) validateKeep(req StepRequest) error {
+	t, err := s.revertTargets(req.Step)
+	if err != nil {
+		return err
+	}
+	_, err = filterStatus(req.Step, t, RevertScheduled, RevertPlanned)
+	return err
+}
+
+// keep is the handler of the "keep" Update: the step's pending
+// auto-reverts are cancelled; the actions stay applied.
+func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, error) {
+	if err := s.validateKeep(req); err != nil {
+		return RevertResult{}, err
+	}
+	t, _ := s.revertTargets(req.Step)
+	live, _ := filterStatus(req.Step, t, RevertScheduled, RevertPlanned)
+	s.updates++
+	for _, a := range live {
+		a.Status = RevertKept
+		a.gen++
+	}
+	s.logger.Info("revert cancelled (keep)", "incident", s.id, "step", req.Step, "by", req.By)
+	s.touch(ctx)
+	return RevertResult{Step: req.Step, Reverts: plannedReverts(t)}, nil
+}
+
+// extendOnAlert moves the reverts of extend_on_alert steps to last_seen +
+// revert_after (never earlier than they were).
+func (s *incident) extendOnAlert() {
+	for _, a := range s.Applied {
+		if !a.ExtendOnAlert || (a.Status != RevertScheduled && a.Status != RevertPlanned) {
+			continue
+		}
+		if at := s.Info.LastSeen.Add(a.RevertAfter); at.After(a.At) {
+			a.At = at
+			a.gen++
+		}
+	}
+}
+
+// plannedReverts reports applied actions.
+func plannedReverts(as []*applied) []PlannedRevert {
+	out := make([]PlannedRevert, 0, len(as))
+	for _, a := range as {
+		out = append(out, PlannedRevert{
+			Step: a.Step, Action: a.Inverse, Target: a.Target, At: a.At, Key: a.Key, Status: a.Status, Error: a.Error,
+		})
+	}
+	return out
+}

@@ -1,9 +1,9 @@
 package playbook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/opensoar/soar/activities"
 )
@@ -95,11 +95,14 @@ func JSONSchema(specs []activities.ActionSpec) ([]byte, error) {
 		},
 		"definitions": defs,
 	}
-	out, err := json.MarshalIndent(root, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // keep > and & readable in patterns and text
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(root); err != nil {
 		return nil, fmt.Errorf("encode the playbook schema: %w", err)
 	}
-	return append(out, '\n'), nil
+	return out.Bytes(), nil
 }
 
 // obj is a JSON object under construction.
@@ -216,7 +219,7 @@ func paramSchema(p activities.Param) obj {
 	if p.Default != "" {
 		desc += " (default: " + p.Default + ")"
 	}
-	desc = strings.ToUpper(desc[:1]) + desc[1:] + "."
+
 	var literal obj
 	switch p.Type {
 	case activities.TypeString:

@@ -261,7 +261,7 @@ func (e *Env) renderString(ctx context.Context, s string, scope Scope, act *Acti
 		return nil, err
 	}
 	if t.IsLiteral() {
-		return t.literal(), nil
+		return t.Text(), nil
 	}
 	if t.Whole() {
 		return e.eval(ctx, t.Exprs()[0].Expr, scope, act)

@@ -174,8 +174,9 @@ func (t Template) Exprs() []Segment {
 	return out
 }
 
-// literal returns the text of a template without expressions.
-func (t Template) literal() string {
+// Text returns the literal text of the template, `$${{` unescaped and
+// expression segments left out: the value of a template that IsLiteral.
+func (t Template) Text() string {
 	var b strings.Builder
 	for _, s := range t.Segments {
 		b.WriteString(s.Literal)

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,6 +56,9 @@ func TestParseTemplate(t *testing.T) {
 			}
 			if got.Whole() != tt.whole {
 				t.Errorf("ParseTemplate(%q).Whole() = %v, want %v", tt.in, got.Whole(), tt.whole)
+			}
+			if got.IsLiteral() && got.Text() != strings.ReplaceAll(tt.in, "$${{", "${{") {
+				t.Errorf("ParseTemplate(%q).Text() = %q, want the unescaped input", tt.in, got.Text())
 			}
 			if got.IsLiteral() != tt.literal {
 				t.Errorf("ParseTemplate(%q).IsLiteral() = %v, want %v", tt.in, got.IsLiteral(), tt.literal)

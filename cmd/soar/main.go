@@ -44,8 +44,9 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print the version", runVersion},
-		"actions": {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
+		"version":  {"print the version", runVersion},
+		"actions":  {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
+		"validate": {"check playbooks and print every problem with file:line:col", runValidate},
 	}
 }
 

@@ -76,6 +76,7 @@ func TestDiagnosticsStructure(t *testing.T) {
 		{"protected literal in a list", head + "  - id: d\n    action: alicloud.ddos.blacklist_ip\n    with: { domain: x, ips: [203.0.113.7, 127.0.0.1] }\n",
 			[]at{{"protected-target", 6, 43, playbook.SeverityError}}},
 		{"private address in a trace is fine", head + "  - id: t\n    action: alicloud.actiontrail.lookup_events\n    with: { ip: 10.0.0.1 }\n", nil},
+		{"ids merged from an anchor", "x-s: &s { id: merged, wait: 1m }\n" + head + "  - { <<: *s }\n  - id: b\n    if: steps.merged.status == \"succeeded\"\n    wait: 1m\n", nil},
 		{"yaml error", "name: t\ntrigger: [\n", []at{{"yaml-syntax", 2, 1, playbook.SeverityError}}},
 		{"several problems, sorted", head + "  - id: B\n    wait: 1x\n  - id: p\n    action: notify.webhook\n    with: { channel: nope, text: hi, meta: 1 }\n",
 			[]at{

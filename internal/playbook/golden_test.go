@@ -110,7 +110,7 @@ func TestValidGolden(t *testing.T) {
 
 func TestLoadGolden(t *testing.T) {
 	opts := MustOptions(t)
-	set, reports := playbook.LoadPaths([]string{"testdata/load", "testdata/load/missing.yaml"}, opts)
+	set, reports := playbook.LoadPaths([]string{"testdata/load", "testdata/load/a.yaml", "testdata/load/missing.yaml"}, opts)
 	var b strings.Builder
 	for _, r := range reports {
 		b.WriteString(r.Diagnostics.Render())

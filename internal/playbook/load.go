@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/expr"
 )
 
@@ -115,6 +116,7 @@ func LoadPaths(paths []string, opts Options) (*Set, []FileDiagnostics) {
 	if !ok {
 		return l.set, l.reports
 	}
+	seen := map[string]bool{}
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
@@ -137,6 +139,10 @@ func LoadPaths(paths []string, opts Options) (*Set, []FileDiagnostics) {
 			files = append(files, p)
 		}
 		for _, f := range files {
+			if seen[filepath.Clean(f)] {
+				continue // named twice: a directory and a file in it
+			}
+			seen[filepath.Clean(f)] = true
 			data, err := os.ReadFile(f)
 			if err != nil {
 				l.report(f, Diagnostics{readError(f, err)})
@@ -165,6 +171,9 @@ func newLoader(opts Options) (*loader, bool) {
 			return l, false
 		}
 		l.opts.Env = env
+	}
+	if l.opts.Actions == nil {
+		l.opts.Actions = Catalog(activities.Catalog())
 	}
 	return l, true
 }

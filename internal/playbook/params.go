@@ -56,7 +56,7 @@ func (p *parser) with(pr pair, spec *activities.ActionSpec, ctx exprCtx, action 
 	}
 	if spec != nil {
 		p.missingParams(pr.key, spec, out)
-		p.checkCommand(spec, nodes, ctx)
+		p.checkCommand(spec, nodes)
 	}
 	return out
 }
@@ -280,7 +280,7 @@ func (p *parser) checkBlockTarget(n *yaml.Node, target string) {
 
 // checkCommand checks alicloud.ecs.run_command's params against the
 // command template's declared parameters (with a config).
-func (p *parser) checkCommand(spec *activities.ActionSpec, nodes map[string]*yaml.Node, ctx exprCtx) {
+func (p *parser) checkCommand(spec *activities.ActionSpec, nodes map[string]*yaml.Node) {
 	cfg := p.opts.Config
 	tmplNode := nodes["template"]
 	if cfg == nil || spec.Name != activities.ECSRunCommand || tmplNode == nil || !isString(tmplNode) {
@@ -333,7 +333,6 @@ func (p *parser) checkCommand(spec *activities.ActionSpec, nodes map[string]*yam
 		}
 		p.errorf(at, CodeCommandParam, "command template %s needs the parameter(s) %s in params", name, strings.Join(missing, ", "))
 	}
-	_ = ctx
 }
 
 // approval parses an approval gate and applies its defaults.

@@ -36,8 +36,9 @@ var (
 
 // Options configures [Parse], [ParseFile], [LoadDir] and [LoadPaths].
 type Options struct {
-	// Env checks the CEL expressions. It is required by Parse and ParseFile;
-	// LoadDir and LoadPaths build one when it is nil.
+	// Env checks the CEL expressions. When nil, Parse and ParseFile build a
+	// default environment on each call (slow: pass one), and LoadDir and
+	// LoadPaths build one per call.
 	Env *expr.Env
 	// Actions resolves action names; nil means the real catalog
 	// ([activities.Lookup]).
@@ -79,12 +80,6 @@ func (c catalogLookup) Names() []string {
 	}
 	return out
 }
-
-// realCatalog is the default [ActionLookup]: the activities catalog.
-type realCatalog struct{}
-
-func (realCatalog) Lookup(name string) (activities.ActionSpec, bool) { return activities.Lookup(name) }
-func (realCatalog) Names() []string                                  { return activities.Names() }
 
 // ParseFile reads and parses the playbook at path; see [Parse].
 func ParseFile(path string, opts Options) (*Playbook, Diagnostics) {
@@ -143,10 +138,11 @@ type parser struct {
 
 	// Filled before the steps are parsed, so that expressions can be
 	// checked against every step ID and var name.
-	steps   map[string]stepRef
-	stepIDs []string
-	vars    map[string]int
-	varList []string
+	hasDedup bool
+	steps    map[string]stepRef
+	stepIDs  []string
+	vars     map[string]int
+	varList  []string
 }
 
 // stepRef locates a step in execution order.
@@ -199,12 +195,17 @@ func (p *parser) run(data []byte) *Playbook {
 		return nil
 	}
 	if p.opts.Env == nil {
-		p.errorAt(Position{File: p.src.file}, CodeReadError, "internal: no expression environment (Options.Env is nil)")
-		return nil
+		env, err := expr.NewEnv(expr.Options{})
+		if err != nil {
+			p.errorAt(Position{File: p.src.file}, CodeReadError, "build the expression environment: %v", err)
+			return nil
+		}
+		p.opts.Env = env
 	}
 	p.actions = p.opts.Actions
 	if p.actions == nil {
-		p.actions = realCatalog{}
+		// activities.Lookup builds the catalog on each call: index it once.
+		p.actions = Catalog(activities.Catalog())
 	}
 	var policy guard.Policy
 	if p.opts.Config != nil {
@@ -224,6 +225,7 @@ func (p *parser) run(data []byte) *Playbook {
 	}
 	pb := &Playbook{Mode: ModeEnforce, Enabled: true}
 	p.collectRefs(f)
+	_, p.hasDedup = f["dedup"]
 
 	if pr, ok := f["name"]; ok {
 		p.namePos = p.pos(pr.val)

@@ -74,9 +74,26 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
+		k := n.Content[i]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			merged = append(merged, deref(n.Content[i+1]))
+			continue
+		}
+		if k.Value == key {
 			return deref(n.Content[i+1])
+		}
+	}
+	for _, m := range merged {
+		list := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			list = m.Content
+		}
+		for _, src := range list {
+			if v := mapValue(src, key); v != nil {
+				return v
+			}
 		}
 	}
 	return nil

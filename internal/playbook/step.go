@@ -191,6 +191,8 @@ func (p *parser) step(n *yaml.Node, sc stepCtx) (Step, bool) {
 		s.ExtendOnAlert, _ = p.boolean(pr.val, "extend_on_alert")
 		if _, hasRevert := f["revert_after"]; s.ExtendOnAlert && !hasRevert {
 			p.errorf(pr.key, CodeMissingField, "extend_on_alert pushes back the auto-revert, so it needs revert_after")
+		} else if s.ExtendOnAlert && !p.hasDedup {
+			p.warnf(pr.key, CodeUnusedField, "extend_on_alert has no effect without dedup: every alert opens its own incident, so no repeat ever reaches this one")
 		}
 	}
 	if pr, ok := f["parallel"]; ok {

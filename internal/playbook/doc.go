@@ -59,7 +59,8 @@
 //	                  block target that is not an IP address or CIDR
 //	invalid-duration  not a duration, or not longer than zero
 //	invalid-subject   not a NATS subject pattern (tokens, *, > last)
-//	unused-field      W: a field without effect (max_parallel without foreach)
+//	unused-field      W: a field without effect (max_parallel without
+//	                  foreach, extend_on_alert without dedup)
 //	unknown-action    the action is not in the catalog
 //	unknown-param     the action has no such parameter
 //	missing-param     a required parameter is absent

@@ -128,7 +128,7 @@ func (s *incident) evalContext(ctx workflow.Context, text string, sc evalScope) 
 // stepState is what expressions see as steps.<id>. A foreach step's
 // output is {"items": [item outputs in order]}.
 func (s *incident) stepState(sr *stepRun) activities.StepState {
-	st := activities.StepState{Status: sr.Status, Error: sr.Error, ApprovedBy: sr.ApprovedBy}
+	st := activities.StepState{Status: sr.Status, Error: sr.Error, ApprovedBy: orNone(sr.ApprovedBy)}
 	if !sr.Foreach {
 		if len(sr.Units) == 1 {
 			u := sr.Units[0]
@@ -141,11 +141,19 @@ func (s *incident) stepState(sr *stepRun) activities.StepState {
 	for i, u := range sr.Units {
 		outs[i] = u.Output
 		st.Items = append(st.Items, activities.StepState{
-			Status: u.Status, Output: u.Output, Error: u.Error, ApprovedBy: mergeNames(sr.ApprovedBy, u.ApprovedBy),
+			Status: u.Status, Output: u.Output, Error: u.Error, ApprovedBy: orNone(mergeNames(sr.ApprovedBy, u.ApprovedBy)),
 		})
 	}
 	st.Output = map[string]any{"items": outs}
 	return st
+}
+
+// orNone keeps a list non-nil, so that expressions see [] rather than null.
+func orNone(names []string) []string {
+	if names == nil {
+		return []string{}
+	}
+	return names
 }
 
 // value returns the value of a named item, or its evaluation error.

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/alert"
@@ -29,7 +30,8 @@ type call struct {
 	Attempt int32
 	// Timeout is the attempt's StartToClose timeout.
 	Timeout time.Duration
-	Summary string
+	// At is the workflow time of the call.
+	At time.Time
 }
 
 // meta decodes the call's meta.
@@ -69,6 +71,7 @@ func newHarness(t *testing.T) *harness {
 	s.SetLogger(testLogger(t))
 	h := &harness{t: t, env: s.NewTestWorkflowEnvironment(), behave: map[string]behaviour{}}
 	h.cond = sync.NewCond(&h.mu)
+	h.setWorkerOptions(worker.Options{})
 	RegisterWorkflow(h.env)
 	h.env.RegisterActivityWithOptions(newFakeEval(t).Eval, activity.RegisterOptions{Name: activities.ExprEval})
 	for _, name := range activities.Names() {
@@ -79,10 +82,19 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
+// setWorkerOptions sets worker options with a deadlock-detection timeout
+// that survives a loaded shared machine (the default 1s trips when other
+// builds starve the test of CPU; determinism is what the replay tests
+// check).
+func (h *harness) setWorkerOptions(o worker.Options) {
+	o.DeadlockDetectionTimeout = 30 * time.Second
+	h.env.SetWorkerOptions(o)
+}
+
 func (h *harness) stub(name string) func(context.Context, map[string]any) (map[string]any, error) {
 	return func(ctx context.Context, in map[string]any) (map[string]any, error) {
 		info := activity.GetInfo(ctx)
-		c := call{Name: name, Input: in, Attempt: info.Attempt, Timeout: info.StartToCloseTimeout}
+		c := call{Name: name, Input: in, Attempt: info.Attempt, Timeout: info.StartToCloseTimeout, At: h.env.Now()}
 		h.mu.Lock()
 		h.calls = append(h.calls, c)
 		b := h.behave[name]

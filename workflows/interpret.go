@@ -79,16 +79,27 @@ func (s *incident) runSequence(ctx workflow.Context, steps []playbook.Step) erro
 	return nil
 }
 
+// runStep runs one step of any kind. A step interrupted by cancellation
+// (of the incident, or of its parallel block) ends as skipped, "cancelled".
 func (s *incident) runStep(ctx workflow.Context, st *playbook.Step) error {
+	var err error
 	switch st.Kind {
 	case playbook.KindParallel:
-		return s.runParallel(ctx, st)
+		err = s.runParallel(ctx, st)
 	case playbook.KindWait:
-		return s.runWait(ctx, st)
+		err = s.runWait(ctx, st)
 	case playbook.KindApproval:
-		return s.runApprovalStep(ctx, st)
+		err = s.runApprovalStep(ctx, st)
+	default:
+		err = s.runActionStep(ctx, st)
 	}
-	return s.runActionStep(ctx, st)
+	if err != nil && isCancel(ctx, err) {
+		if sr := s.Steps[st.ID]; st.ID != "" && !terminal(sr.Status) {
+			s.cancelled(ctx, sr)
+		}
+		s.skipAll(ctx, st.Parallel)
+	}
+	return err
 }
 
 // fatal returns the error that fails the playbook when the step failed

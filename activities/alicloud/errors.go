@@ -171,7 +171,7 @@ func denied(err error) error {
 	}
 	var d *guard.DeniedError
 	if errors.As(err, &d) {
-		return temporal.NewNonRetryableApplicationError(d.Error(), activities.ErrTypeGuardDenied, err)
+		return temporal.NewNonRetryableApplicationError(d.Error(), activities.ErrTypeGuardDenied, nil)
 	}
 	return err
 }

@@ -1,0 +1,329 @@
+package alicloud
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/opensoar/soar/activities"
+)
+
+// ruleSpec is a normalized security-group drop rule.
+type ruleSpec struct {
+	group     string
+	cidr      string // canonical CIDR
+	v6        bool
+	protocol  string // all, tcp, udp, icmp (the playbook's spelling)
+	apiProto  string // ALL, TCP, UDP, ICMP, ICMPv6 (the API's)
+	portRange string
+	direction string // in, out
+}
+
+// apiDirection is the API's name of the rule direction.
+func (r ruleSpec) apiDirection() string {
+	if r.direction == "out" {
+		return "egress"
+	}
+	return "ingress"
+}
+
+func (r ruleSpec) String() string {
+	dir := "from"
+	if r.direction == "out" {
+		dir = "to"
+	}
+	return fmt.Sprintf("%s drop rule %s %s %s %s in %s", r.apiDirection(), r.apiProto, r.portRange, dir, r.cidr, r.group)
+}
+
+// newRuleSpec validates and normalizes the parameters of ecs.block_ip and
+// ecs.unblock_ip. canonical turns the IP into a CIDR (and, when blocking,
+// applies the guardrails first).
+func newRuleSpec(group, ip, protocol, portRange, direction string, canonical func(string) (string, error)) (ruleSpec, error) {
+	if err := checkID("security_group_id", group); err != nil {
+		return ruleSpec{}, err
+	}
+	if strings.TrimSpace(ip) == "" {
+		return ruleSpec{}, invalidInput("ip is required")
+	}
+	cidr, err := canonical(ip)
+	if err != nil {
+		return ruleSpec{}, err
+	}
+	r := ruleSpec{group: group, cidr: cidr, protocol: strings.ToLower(protocol), portRange: portRange, direction: strings.ToLower(direction)}
+	if pfx, err := netip.ParsePrefix(cidr); err == nil {
+		r.v6 = pfx.Addr().Is6()
+	}
+	if r.protocol == "" {
+		r.protocol = "all"
+	}
+	if r.direction == "" {
+		r.direction = "in"
+	}
+	if r.direction != "in" && r.direction != "out" {
+		return ruleSpec{}, invalidInput("direction %q: want in or out", direction)
+	}
+	switch r.protocol {
+	case "all", "icmp":
+		r.apiProto = strings.ToUpper(r.protocol)
+		if r.protocol == "icmp" && r.v6 {
+			r.apiProto = "ICMPv6"
+		}
+		if r.portRange == "" {
+			r.portRange = "-1/-1"
+		}
+		if r.portRange != "-1/-1" {
+			return ruleSpec{}, invalidInput("port_range %q: protocol %s has no ports (use -1/-1)", portRange, r.protocol)
+		}
+	case "tcp", "udp":
+		r.apiProto = strings.ToUpper(r.protocol)
+		if r.portRange == "" || r.portRange == "-1/-1" {
+			r.portRange = "1/65535"
+		}
+		if !validPorts(r.portRange) {
+			return ruleSpec{}, invalidInput("port_range %q: want a/b with 1 <= a <= b <= 65535", portRange)
+		}
+	default:
+		return ruleSpec{}, invalidInput("protocol %q: want all, tcp, udp or icmp", protocol)
+	}
+	return r, nil
+}
+
+func validPorts(s string) bool {
+	a, b, ok := strings.Cut(s, "/")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	return ok && err1 == nil && err2 == nil && lo >= 1 && lo <= hi && hi <= 65535
+}
+
+// sgRule is a security-group rule as DescribeSecurityGroupAttribute shows it.
+type sgRule struct {
+	ID          string
+	Policy      string
+	Protocol    string
+	PortRange   string
+	CIDR        string
+	Description string
+}
+
+// soar reports whether soar created the rule (its description).
+func (r sgRule) soar() bool { return strings.HasPrefix(r.Description, "soar") }
+
+// matches reports whether the rule is a drop rule for exactly spec.
+func (r sgRule) matches(spec ruleSpec) bool {
+	return strings.EqualFold(r.Policy, "drop") && strings.EqualFold(r.Protocol, spec.apiProto) &&
+		r.PortRange == spec.portRange && sameAddress(r.CIDR, spec.cidr)
+}
+
+// listRules reads every rule of one direction of a group.
+func (s *session) listRules(c *ecs.Client, spec ruleSpec) ([]sgRule, error) {
+	var out []sgRule
+	token := ""
+	for page := 0; page < 100; page++ {
+		req := ecs.CreateDescribeSecurityGroupAttributeRequest()
+		req.SecurityGroupId = spec.group
+		req.Direction = spec.apiDirection()
+		req.MaxResults = requests.NewInteger(1000)
+		req.NextToken = token
+		resp, err := c.DescribeSecurityGroupAttribute(req)
+		if err != nil {
+			return nil, classify("ecs.DescribeSecurityGroupAttribute "+spec.group, err)
+		}
+		for _, p := range resp.Permissions.Permission {
+			if p.Direction != "" && p.Direction != spec.apiDirection() {
+				continue
+			}
+			r := sgRule{ID: p.SecurityGroupRuleId, Policy: p.Policy, Protocol: p.IpProtocol, PortRange: p.PortRange, Description: p.Description}
+			switch {
+			case spec.direction == "in" && spec.v6:
+				r.CIDR = p.Ipv6SourceCidrIp
+			case spec.direction == "in":
+				r.CIDR = p.SourceCidrIp
+			case spec.v6:
+				r.CIDR = p.Ipv6DestCidrIp
+			default:
+				r.CIDR = p.DestCidrIp
+			}
+			if r.PortRange == "" {
+				r.PortRange = "-1/-1"
+			}
+			out = append(out, r)
+		}
+		if resp.NextToken == "" {
+			return out, nil
+		}
+		token = resp.NextToken
+	}
+	return out, nil
+}
+
+// findRule returns the rule for spec, preferring soar's own.
+func findRule(rules []sgRule, spec ruleSpec) (sgRule, bool) {
+	var found sgRule
+	ok := false
+	for _, r := range rules {
+		if !r.matches(spec) {
+			continue
+		}
+		if r.soar() {
+			return r, true
+		}
+		if !ok {
+			found, ok = r, true
+		}
+	}
+	return found, ok
+}
+
+// ECSBlockIP adds a security-group drop rule (priority 1) for the IP, in
+// or out. An identical drop rule already there is success with changed
+// false and that rule's ID. The IP is checked against the guardrails first.
+func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInput) (activities.ECSBlockIPOutput, error) {
+	spec, err := newRuleSpec(in.SecurityGroupID, in.IP, in.Protocol, in.PortRange, in.Direction, a.canonicalBlock)
+	if err != nil {
+		return activities.ECSBlockIPOutput{}, err
+	}
+	out := activities.ECSBlockIPOutput{SecurityGroupID: spec.group, IP: spec.cidr, Protocol: spec.protocol, PortRange: spec.portRange, Direction: spec.direction}
+	s, err := a.session(ctx, in.Cloud)
+	if err != nil {
+		return out, err
+	}
+	c, err := s.ecs()
+	if err != nil {
+		return out, err
+	}
+	rules, err := s.listRules(c, spec)
+	if err != nil {
+		return out, err
+	}
+	if r, ok := findRule(rules, spec); ok {
+		out.RuleID = r.ID
+		out.Outcome = outcome(in.Meta, false, []string{planf("%s already exists (rule %s)", spec, r.ID)})
+		return out, nil
+	}
+	plan := []string{planf("add %s", spec)}
+	if in.Meta.DryRun {
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
+	}
+	perm := struct{ policy, priority, proto, ports, nic, desc string }{"drop", "1", spec.apiProto, spec.portRange, "intranet", description(in.Meta, 512)}
+	token := clientToken(in.Meta, "ecs.block_ip", spec.group, spec.cidr, spec.apiProto, spec.portRange, spec.direction)
+	if spec.direction == "in" {
+		req := ecs.CreateAuthorizeSecurityGroupRequest()
+		req.SecurityGroupId = spec.group
+		req.ClientToken = token
+		p := ecs.AuthorizeSecurityGroupPermissions{Policy: perm.policy, Priority: perm.priority, IpProtocol: perm.proto,
+			PortRange: perm.ports, NicType: perm.nic, Description: perm.desc}
+		if spec.v6 {
+			p.Ipv6SourceCidrIp = spec.cidr
+		} else {
+			p.SourceCidrIp = spec.cidr
+		}
+		req.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{p}
+		_, err = c.AuthorizeSecurityGroup(req)
+	} else {
+		req := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+		req.SecurityGroupId = spec.group
+		req.ClientToken = token
+		p := ecs.AuthorizeSecurityGroupEgressPermissions{Policy: perm.policy, Priority: perm.priority, IpProtocol: perm.proto,
+			PortRange: perm.ports, NicType: perm.nic, Description: perm.desc}
+		if spec.v6 {
+			p.Ipv6DestCidrIp = spec.cidr
+		} else {
+			p.DestCidrIp = spec.cidr
+		}
+		req.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{p}
+		_, err = c.AuthorizeSecurityGroupEgress(req)
+	}
+	if err != nil && !alreadyExists(err) {
+		return out, classify("ecs.AuthorizeSecurityGroup "+spec.group, err)
+	}
+	// AuthorizeSecurityGroup answers no rule ID: read it back.
+	rules, err = s.listRules(c, spec)
+	if err != nil {
+		return out, err
+	}
+	r, ok := findRule(rules, spec)
+	if !ok {
+		return out, fmt.Errorf("ecs.AuthorizeSecurityGroup %s: the new rule is not visible yet", spec.group)
+	}
+	out.RuleID = r.ID
+	out.Outcome = outcome(in.Meta, true, []string{planf("added %s (rule %s)", spec, r.ID)})
+	s.log.Info("security group rule added", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", r.ID)
+	return out, nil
+}
+
+// ECSUnblockIP revokes soar's drop rule for the IP: the rule named by
+// rule_id, else soar's rules with the same content. Rules soar did not
+// create are left alone; a rule already gone is success with changed false.
+func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockIPInput) (activities.ECSUnblockIPOutput, error) {
+	spec, err := newRuleSpec(in.SecurityGroupID, in.IP, in.Protocol, in.PortRange, in.Direction, canonicalTarget)
+	if err != nil {
+		return activities.ECSUnblockIPOutput{}, err
+	}
+	out := activities.ECSUnblockIPOutput{SecurityGroupID: spec.group, IP: spec.cidr}
+	s, err := a.session(ctx, in.Cloud)
+	if err != nil {
+		return out, err
+	}
+	c, err := s.ecs()
+	if err != nil {
+		return out, err
+	}
+	rules, err := s.listRules(c, spec)
+	if err != nil {
+		return out, err
+	}
+	var revoke []string
+	var plan []string
+	for _, r := range rules {
+		switch {
+		case in.RuleID != "" && r.ID != in.RuleID:
+		case in.RuleID == "" && !(r.matches(spec) && r.soar()):
+		case !r.soar():
+			plan = append(plan, planf("rule %s in %s was not created by soar (%q): left in place", r.ID, spec.group, r.Description))
+		default:
+			revoke = append(revoke, r.ID)
+		}
+	}
+	if len(revoke) == 0 {
+		if len(plan) == 0 {
+			plan = append(plan, planf("no soar %s: nothing to revoke", spec))
+		}
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
+	}
+	out.RuleID = revoke[0]
+	plan = append(plan, planf("revoke %s (rules %s)", spec, strings.Join(revoke, ", ")))
+	if in.Meta.DryRun {
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
+	}
+	token := clientToken(in.Meta, "ecs.unblock_ip", spec.group, strings.Join(revoke, ","))
+	if spec.direction == "in" {
+		req := ecs.CreateRevokeSecurityGroupRequest()
+		req.SecurityGroupId, req.ClientToken, req.SecurityGroupRuleId = spec.group, token, &revoke
+		_, err = c.RevokeSecurityGroup(req)
+	} else {
+		req := ecs.CreateRevokeSecurityGroupEgressRequest()
+		req.SecurityGroupId, req.ClientToken, req.SecurityGroupRuleId = spec.group, token, &revoke
+		_, err = c.RevokeSecurityGroupEgress(req)
+	}
+	if err != nil && !ruleGone(err) {
+		return out, classify("ecs.RevokeSecurityGroup "+spec.group, err)
+	}
+	out.Outcome = outcome(in.Meta, true, plan)
+	s.log.Info("security group rule revoked", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", out.RuleID)
+	return out, nil
+}
+
+// ruleGone reports whether a revoke failed because the rule no longer
+// exists (SecurityGroupRule.NotFound and kin): the wanted state.
+func ruleGone(err error) bool {
+	c := errCode(err)
+	return strings.Contains(c, "Rule") && strings.HasSuffix(c, "NotFound")
+}

@@ -1,0 +1,74 @@
+package alicloud
+
+import (
+	"encoding/json"
+	"regexp"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/opensoar/soar/activities"
+)
+
+// idRE is what a cloud resource ID (instance, group, disk, key) looks
+// like; anything else is refused before it reaches an API.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+func checkID(what, id string) error {
+	if id == "" {
+		return invalidInput("%s is required", what)
+	}
+	if !idRE.MatchString(id) {
+		return invalidInput("%s %q is not a resource ID", what, id)
+	}
+	return nil
+}
+
+// jsonList renders ids as the JSON-array string the Describe* APIs take.
+func jsonList(ids ...string) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// instanceInfo is what the ECS actions need to know about an instance.
+type instanceInfo struct {
+	ID     string
+	Status string
+	VpcID  string
+	OSType string
+	Tags   map[string]string
+}
+
+// describeInstance reads one instance; a missing one is a non-retryable
+// CloudNotFound error (DescribeInstances answers an empty list, not an
+// error).
+func (s *session) describeInstance(c *ecs.Client, id string) (instanceInfo, error) {
+	req := ecs.CreateDescribeInstancesRequest()
+	req.InstanceIds = jsonList(id)
+	req.PageSize = requests.NewInteger(10)
+	resp, err := c.DescribeInstances(req)
+	if err != nil {
+		return instanceInfo{}, classify("ecs.DescribeInstances "+id, err)
+	}
+	for _, inst := range resp.Instances.Instance {
+		if inst.InstanceId != id {
+			continue
+		}
+		info := instanceInfo{ID: id, Status: inst.Status, VpcID: inst.VpcAttributes.VpcId, OSType: inst.OSType, Tags: map[string]string{}}
+		for _, t := range inst.Tags.Tag {
+			k, v := t.TagKey, t.TagValue
+			if k == "" {
+				k, v = t.Key, t.Value
+			}
+			info.Tags[k] = v
+		}
+		return info, nil
+	}
+	return instanceInfo{}, notFound("ecs instance %s does not exist in %s (request %s)", id, s.region, resp.RequestId)
+}
+
+// checkProtected refuses a disruptive action on a protected instance
+// (by ID or by one of its real tags) unless the step was approved.
+func (a *Activities) checkProtected(meta activities.Meta, inst instanceInfo) error {
+	return denied(a.guard.CheckInstance(inst.ID, inst.Tags, meta.Approved))
+}

@@ -1,0 +1,496 @@
+package alicloud
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/opensoar/soar/activities"
+)
+
+const (
+	// quarantineGroupName is the group isolate_instance creates per VPC
+	// when soar.yaml names none.
+	quarantineGroupName = "soar-quarantine"
+	// isolatedTagPrefix + ENI ID is the instance tag recording that
+	// interface's groups before isolation ("sg-a,sg-b"), so that a repeated
+	// isolation still reports (and restore still finds) the original sets.
+	isolatedTagPrefix = "soar:isolated:"
+	// quarantineTag records the quarantine group on the isolated instance.
+	quarantineTag = "soar:quarantine"
+	// tagValueMax is the longest ECS tag value.
+	tagValueMax = 128
+)
+
+// isolationDetails is what isolate_instance heartbeats before it changes
+// anything, so that a retried attempt knows the original groups even if
+// the first attempt swapped them and died.
+type isolationDetails struct {
+	InstanceID string                       `json:"instance_id"`
+	Quarantine string                       `json:"quarantine"`
+	Original   []activities.InterfaceGroups `json:"original"`
+}
+
+// interfaces reads the security groups of every network interface of an
+// instance, primary first.
+func (s *session) interfaces(c *ecs.Client, instanceID string) ([]activities.InterfaceGroups, error) {
+	var out []activities.InterfaceGroups
+	token := ""
+	for page := 0; page < 20; page++ {
+		req := ecs.CreateDescribeNetworkInterfacesRequest()
+		req.InstanceId = instanceID
+		req.MaxResults = requests.NewInteger(100)
+		req.NextToken = token
+		resp, err := c.DescribeNetworkInterfaces(req)
+		if err != nil {
+			return nil, classify("ecs.DescribeNetworkInterfaces "+instanceID, err)
+		}
+		for _, n := range resp.NetworkInterfaceSets.NetworkInterfaceSet {
+			if n.InstanceId != "" && n.InstanceId != instanceID {
+				continue
+			}
+			out = append(out, activities.InterfaceGroups{
+				NetworkInterfaceID: n.NetworkInterfaceId,
+				Primary:            strings.EqualFold(n.Type, "Primary"),
+				SecurityGroupIDs:   slices.Clone(n.SecurityGroupIds.SecurityGroupId),
+			})
+		}
+		if resp.NextToken == "" {
+			break
+		}
+		token = resp.NextToken
+	}
+	slices.SortStableFunc(out, func(a, b activities.InterfaceGroups) int {
+		switch {
+		case a.Primary == b.Primary:
+			return 0
+		case a.Primary:
+			return -1
+		}
+		return 1
+	})
+	if len(out) == 0 {
+		return nil, notFound("ecs instance %s has no network interfaces", instanceID)
+	}
+	return out, nil
+}
+
+// groupInfo is a security group as DescribeSecurityGroups shows it.
+type groupInfo struct {
+	ID    string
+	Name  string
+	VpcID string
+}
+
+// describeGroup reads one group by ID; a missing one is CloudNotFound.
+func (s *session) describeGroup(c *ecs.Client, id string) (groupInfo, error) {
+	req := ecs.CreateDescribeSecurityGroupsRequest()
+	req.SecurityGroupIds = jsonList(id)
+	resp, err := c.DescribeSecurityGroups(req)
+	if err != nil {
+		return groupInfo{}, classify("ecs.DescribeSecurityGroups "+id, err)
+	}
+	for _, g := range resp.SecurityGroups.SecurityGroup {
+		if g.SecurityGroupId == id {
+			return groupInfo{ID: id, Name: g.SecurityGroupName, VpcID: g.VpcId}, nil
+		}
+	}
+	return groupInfo{}, notFound("security group %s does not exist in %s", id, s.region)
+}
+
+// findQuarantineGroup looks for soar's quarantine group in a VPC.
+func (s *session) findQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
+	req := ecs.CreateDescribeSecurityGroupsRequest()
+	req.VpcId = vpcID
+	req.SecurityGroupName = quarantineGroupName
+	resp, err := c.DescribeSecurityGroups(req)
+	if err != nil {
+		return "", classify("ecs.DescribeSecurityGroups "+quarantineGroupName, err)
+	}
+	for _, g := range resp.SecurityGroups.SecurityGroup {
+		if g.SecurityGroupName == quarantineGroupName && g.VpcId == vpcID {
+			return g.SecurityGroupId, nil
+		}
+	}
+	return "", nil
+}
+
+// createQuarantineGroup creates soar-quarantine in a VPC: no inbound but
+// SSH from the forensics network (if configured), no outbound, no traffic
+// between members. The ClientTokens depend only on the VPC, so concurrent
+// or repeated isolations create one group.
+func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
+	base := activities.Meta{}
+	req := ecs.CreateCreateSecurityGroupRequest()
+	req.VpcId = vpcID
+	req.SecurityGroupName = quarantineGroupName
+	req.Description = "isolation group for compromised hosts (managed by soar)"
+	req.SecurityGroupType = "normal"
+	req.Tag = &[]ecs.CreateSecurityGroupTag{{Key: quarantineTag, Value: "true"}}
+	req.ClientToken = clientToken(base, "ecs.quarantine.create", vpcID)
+	resp, err := c.CreateSecurityGroup(req)
+	if err != nil {
+		return "", classify("ecs.CreateSecurityGroup "+quarantineGroupName, err)
+	}
+	id := resp.SecurityGroupId
+	egress := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+	egress.SecurityGroupId = id
+	egress.ClientToken = clientToken(base, "ecs.quarantine.egress", id)
+	egress.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{
+		Policy: "drop", Priority: "100", IpProtocol: "ALL", PortRange: "-1/-1", DestCidrIp: "0.0.0.0/0",
+		NicType: "intranet", Description: "soar: deny all outbound"}}
+	if _, err := c.AuthorizeSecurityGroupEgress(egress); err != nil && !alreadyExists(err) {
+		return "", classify("ecs.AuthorizeSecurityGroupEgress "+id, err)
+	}
+	if cidr := s.acct.ForensicsCIDR; cidr != "" {
+		ingress := ecs.CreateAuthorizeSecurityGroupRequest()
+		ingress.SecurityGroupId = id
+		ingress.ClientToken = clientToken(base, "ecs.quarantine.ingress", id, cidr)
+		ingress.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{{
+			Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: cidr,
+			NicType: "intranet", Description: "soar: forensics access"}}
+		if _, err := c.AuthorizeSecurityGroup(ingress); err != nil && !alreadyExists(err) {
+			return "", classify("ecs.AuthorizeSecurityGroup "+id, err)
+		}
+	}
+	policy := ecs.CreateModifySecurityGroupPolicyRequest()
+	policy.SecurityGroupId = id
+	policy.InnerAccessPolicy = "Drop"
+	policy.ClientToken = clientToken(base, "ecs.quarantine.policy", id)
+	if _, err := c.ModifySecurityGroupPolicy(policy); err != nil {
+		return "", classify("ecs.ModifySecurityGroupPolicy "+id, err)
+	}
+	s.log.Info("quarantine group created", "vpc_id", vpcID, "security_group_id", id)
+	return id, nil
+}
+
+// isolatedRecord reads the original groups soar recorded in the
+// instance's tags, by interface.
+func isolatedRecord(tags map[string]string) map[string][]string {
+	rec := map[string][]string{}
+	for k, v := range tags {
+		if eni, ok := strings.CutPrefix(k, isolatedTagPrefix); ok && v != "" {
+			rec[eni] = strings.Split(v, ",")
+		}
+	}
+	return rec
+}
+
+func isolated(groups []string, quarantine string) bool {
+	return len(groups) == 1 && groups[0] == quarantine
+}
+
+// ECSIsolateInstance replaces the security groups of every network
+// interface of an instance with the quarantine group, after recording the
+// original sets (heartbeat details and instance tags). Protected instances
+// need an approved step. An instance already isolated is success with
+// changed false and the recorded original sets.
+func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIsolateInstanceInput) (activities.ECSIsolateInstanceOutput, error) {
+	out := activities.ECSIsolateInstanceOutput{InstanceID: in.InstanceID}
+	if err := checkID("instance_id", in.InstanceID); err != nil {
+		return out, err
+	}
+	s, err := a.session(ctx, in.Cloud)
+	if err != nil {
+		return out, err
+	}
+	c, err := s.ecs()
+	if err != nil {
+		return out, err
+	}
+	inst, err := s.describeInstance(c, in.InstanceID)
+	if err != nil {
+		return out, err
+	}
+	if err := a.checkProtected(in.Meta, inst); err != nil {
+		return out, err
+	}
+	current, err := s.interfaces(c, inst.ID)
+	if err != nil {
+		return out, err
+	}
+	var plan []string
+	qg := in.QuarantineGroupID
+	if qg == "" {
+		qg = s.acct.QuarantineGroupID
+	}
+	if qg == "" {
+		if qg, err = s.findQuarantineGroup(c, inst.VpcID); err != nil {
+			return out, err
+		}
+	}
+	if qg != "" {
+		if err := checkID("quarantine_group_id", qg); err != nil {
+			return out, err
+		}
+		g, err := s.describeGroup(c, qg)
+		if err != nil {
+			return out, err
+		}
+		if g.VpcID != inst.VpcID {
+			return out, invalidInput("quarantine group %s is in %s, instance %s in %s", qg, g.VpcID, inst.ID, inst.VpcID)
+		}
+	}
+
+	// The original sets: an earlier attempt's record, else the tags of an
+	// earlier isolation, else the current sets.
+	var prev isolationDetails
+	havePrev := previousDetails(ctx, &prev) && prev.InstanceID == inst.ID && len(prev.Original) > 0
+	record := isolatedRecord(inst.Tags)
+	original := make([]activities.InterfaceGroups, 0, len(current))
+	unknown := false
+	for _, n := range current {
+		o := activities.InterfaceGroups{NetworkInterfaceID: n.NetworkInterfaceID, Primary: n.Primary, SecurityGroupIDs: n.SecurityGroupIDs}
+		if i := slices.IndexFunc(prev.Original, func(p activities.InterfaceGroups) bool { return p.NetworkInterfaceID == n.NetworkInterfaceID }); havePrev && i >= 0 {
+			o.SecurityGroupIDs = prev.Original[i].SecurityGroupIDs
+		} else if groups, ok := record[n.NetworkInterfaceID]; ok {
+			o.SecurityGroupIDs = groups
+		} else if qg != "" && isolated(n.SecurityGroupIDs, qg) {
+			unknown = true
+		}
+		original = append(original, o)
+	}
+	out.OriginalGroups = original
+
+	pending := slices.ContainsFunc(current, func(n activities.InterfaceGroups) bool { return qg == "" || !isolated(n.SecurityGroupIDs, qg) })
+	if !pending {
+		out.QuarantineGroupID = qg
+		plan = append(plan, planf("instance %s is already isolated in %s", inst.ID, qg))
+		if unknown {
+			plan = append(plan, "the groups before that isolation were not recorded by soar: original_groups shows the quarantine group")
+		}
+		// A retried attempt whose predecessor did the swap still reports
+		// the change.
+		out.Outcome = outcome(in.Meta, havePrev, plan)
+		return out, nil
+	}
+	if qg == "" {
+		plan = append(plan, planf("create the quarantine group %s in %s (deny all but SSH from %q)", quarantineGroupName, inst.VpcID, s.acct.ForensicsCIDR))
+	}
+	for _, n := range current {
+		if qg == "" || !isolated(n.SecurityGroupIDs, qg) {
+			plan = append(plan, planf("replace the groups [%s] of %s (%s) with the quarantine group", strings.Join(n.SecurityGroupIDs, ", "), n.NetworkInterfaceID, ifaceKind(n)))
+		}
+	}
+	if in.Meta.DryRun {
+		out.QuarantineGroupID = qg
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
+	}
+	if qg == "" {
+		if qg, err = s.createQuarantineGroup(c, inst.VpcID); err != nil {
+			return out, err
+		}
+	}
+	out.QuarantineGroupID = qg
+	heartbeat(ctx, isolationDetails{InstanceID: inst.ID, Quarantine: qg, Original: original})
+	s.recordIsolation(c, inst, qg, original, record)
+
+	for _, n := range current {
+		if isolated(n.SecurityGroupIDs, qg) {
+			continue
+		}
+		if err := s.setGroups(c, inst.ID, n, []string{qg}); err != nil {
+			return out, err
+		}
+	}
+	after, err := s.interfaces(c, inst.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, n := range after {
+		if !isolated(n.SecurityGroupIDs, qg) {
+			return out, fmt.Errorf("isolate %s: interface %s is still in [%s]", inst.ID, n.NetworkInterfaceID, strings.Join(n.SecurityGroupIDs, ", "))
+		}
+	}
+	out.Outcome = outcome(in.Meta, true, plan)
+	s.log.Info("instance isolated", "instance_id", inst.ID, "quarantine_group_id", qg)
+	return out, nil
+}
+
+func ifaceKind(n activities.InterfaceGroups) string {
+	if n.Primary {
+		return "primary"
+	}
+	return "secondary"
+}
+
+// recordIsolation tags the instance with the original sets and the
+// quarantine group. It is best effort: isolation must not wait for a tag
+// quota, and the heartbeat already covers retries.
+func (s *session) recordIsolation(c *ecs.Client, inst instanceInfo, qg string, original []activities.InterfaceGroups, record map[string][]string) {
+	var tags []ecs.TagResourcesTag
+	if inst.Tags[quarantineTag] != qg {
+		tags = append(tags, ecs.TagResourcesTag{Key: quarantineTag, Value: qg})
+	}
+	for _, o := range original {
+		v := strings.Join(o.SecurityGroupIDs, ",")
+		if _, ok := record[o.NetworkInterfaceID]; ok || isolated(o.SecurityGroupIDs, qg) {
+			continue
+		}
+		if len(v) > tagValueMax {
+			s.log.Warn("original groups too long for a tag", "instance_id", inst.ID, "network_interface_id", o.NetworkInterfaceID)
+			continue
+		}
+		tags = append(tags, ecs.TagResourcesTag{Key: isolatedTagPrefix + o.NetworkInterfaceID, Value: v})
+	}
+	if len(tags) == 0 {
+		return
+	}
+	req := ecs.CreateTagResourcesRequest()
+	req.ResourceType = "instance"
+	req.ResourceId = &[]string{inst.ID}
+	req.Tag = &tags
+	if _, err := c.TagResources(req); err != nil {
+		s.log.Warn("record isolation in instance tags", "instance_id", inst.ID, "error", classify("ecs.TagResources", err))
+	}
+}
+
+// setGroups replaces one interface's security groups.
+func (s *session) setGroups(c *ecs.Client, instanceID string, n activities.InterfaceGroups, groups []string) error {
+	groups = slices.Clone(groups)
+	if n.Primary {
+		req := ecs.CreateModifyInstanceAttributeRequest()
+		req.InstanceId = instanceID
+		req.SecurityGroupIds = &groups
+		if _, err := c.ModifyInstanceAttribute(req); err != nil {
+			return classify("ecs.ModifyInstanceAttribute "+instanceID, err)
+		}
+		return nil
+	}
+	req := ecs.CreateModifyNetworkInterfaceAttributeRequest()
+	req.NetworkInterfaceId = n.NetworkInterfaceID
+	req.SecurityGroupId = &groups
+	if _, err := c.ModifyNetworkInterfaceAttribute(req); err != nil {
+		return classify("ecs.ModifyNetworkInterfaceAttribute "+n.NetworkInterfaceID, err)
+	}
+	return nil
+}
+
+// ECSRestoreInstance puts back the security groups an isolation replaced:
+// original_groups from the isolate output, else the record soar left in
+// the instance's tags. Interfaces whose groups were changed by someone else
+// since (not in the quarantine group any more) are left alone.
+func (a *Activities) ECSRestoreInstance(ctx context.Context, in activities.ECSRestoreInstanceInput) (activities.ECSRestoreInstanceOutput, error) {
+	out := activities.ECSRestoreInstanceOutput{InstanceID: in.InstanceID}
+	if err := checkID("instance_id", in.InstanceID); err != nil {
+		return out, err
+	}
+	for _, o := range in.OriginalGroups {
+		if o.NetworkInterfaceID == "" || len(o.SecurityGroupIDs) == 0 {
+			return out, invalidInput("original_groups: every entry needs network_interface_id and security_group_ids")
+		}
+	}
+	s, err := a.session(ctx, in.Cloud)
+	if err != nil {
+		return out, err
+	}
+	c, err := s.ecs()
+	if err != nil {
+		return out, err
+	}
+	inst, err := s.describeInstance(c, in.InstanceID)
+	if err != nil {
+		return out, err
+	}
+	current, err := s.interfaces(c, inst.ID)
+	if err != nil {
+		return out, err
+	}
+	qg := in.QuarantineGroupID
+	if qg == "" {
+		qg = inst.Tags[quarantineTag]
+	}
+	if qg == "" {
+		qg = s.acct.QuarantineGroupID
+	}
+	original := in.OriginalGroups
+	record := isolatedRecord(inst.Tags)
+	if len(original) == 0 {
+		for _, n := range current {
+			if groups, ok := record[n.NetworkInterfaceID]; ok {
+				original = append(original, activities.InterfaceGroups{NetworkInterfaceID: n.NetworkInterfaceID, Primary: n.Primary, SecurityGroupIDs: groups})
+			}
+		}
+	}
+	if len(original) == 0 {
+		return out, invalidInput("original_groups is required: instance %s carries no isolation record of soar", inst.ID)
+	}
+	type change struct {
+		iface  activities.InterfaceGroups
+		groups []string
+	}
+	var changes []change
+	var plan []string
+	for _, o := range original {
+		i := slices.IndexFunc(current, func(n activities.InterfaceGroups) bool { return n.NetworkInterfaceID == o.NetworkInterfaceID })
+		switch {
+		case i < 0:
+			plan = append(plan, planf("interface %s is no longer attached to %s: skipped", o.NetworkInterfaceID, inst.ID))
+		case slices.Equal(current[i].SecurityGroupIDs, o.SecurityGroupIDs):
+			out.RestoredGroups = append(out.RestoredGroups, o)
+		case qg != "" && !slices.Contains(current[i].SecurityGroupIDs, qg):
+			plan = append(plan, planf("interface %s is in [%s], no longer in the quarantine group %s: left alone",
+				o.NetworkInterfaceID, strings.Join(current[i].SecurityGroupIDs, ", "), qg))
+		default:
+			n := current[i]
+			changes = append(changes, change{iface: n, groups: o.SecurityGroupIDs})
+			plan = append(plan, planf("put %s (%s) back into [%s]", n.NetworkInterfaceID, ifaceKind(n), strings.Join(o.SecurityGroupIDs, ", ")))
+			o.Primary = n.Primary
+			out.RestoredGroups = append(out.RestoredGroups, o)
+		}
+	}
+	var untag []string
+	for k := range inst.Tags {
+		if strings.HasPrefix(k, isolatedTagPrefix) || k == quarantineTag {
+			untag = append(untag, k)
+		}
+	}
+	slices.Sort(untag)
+	if len(untag) > 0 {
+		plan = append(plan, planf("remove soar's isolation record from the tags of %s", inst.ID))
+	}
+	if len(changes) == 0 && len(untag) == 0 {
+		if len(plan) == 0 {
+			plan = append(plan, planf("instance %s already has its original groups", inst.ID))
+		}
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
+	}
+	if in.Meta.DryRun {
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
+	}
+	for _, ch := range changes {
+		if err := s.setGroups(c, inst.ID, ch.iface, ch.groups); err != nil {
+			return out, err
+		}
+	}
+	after, err := s.interfaces(c, inst.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, ch := range changes {
+		i := slices.IndexFunc(after, func(n activities.InterfaceGroups) bool { return n.NetworkInterfaceID == ch.iface.NetworkInterfaceID })
+		if i >= 0 && !slices.Equal(after[i].SecurityGroupIDs, ch.groups) {
+			return out, fmt.Errorf("restore %s: interface %s is in [%s], want [%s]", inst.ID, ch.iface.NetworkInterfaceID,
+				strings.Join(after[i].SecurityGroupIDs, ", "), strings.Join(ch.groups, ", "))
+		}
+	}
+	if len(untag) > 0 {
+		req := ecs.CreateUntagResourcesRequest()
+		req.ResourceType = "instance"
+		req.ResourceId = &[]string{inst.ID}
+		req.TagKey = &untag
+		if _, err := c.UntagResources(req); err != nil {
+			return out, classify("ecs.UntagResources "+inst.ID, err)
+		}
+	}
+	out.Outcome = outcome(in.Meta, true, plan)
+	s.log.Info("instance restored", "instance_id", inst.ID)
+	return out, nil
+}

@@ -74,7 +74,9 @@ func TestFailure_WithoutRollbackKeepsAutoRevert(t *testing.T) {
 	h := newHarness(t)
 	start := h.env.Now()
 	h.on(activities.CloudFWBlockIP, cloudFWOutput)
-	h.on(activities.ECSRunCommand, func(call) (map[string]any, error) { return nil, temporal.NewNonRetryableApplicationError("x", "RemoteFailed", nil) })
+	h.on(activities.ECSRunCommand, func(call) (map[string]any, error) {
+		return nil, temporal.NewNonRetryableApplicationError("x", "RemoteFailed", nil)
+	})
 	in := rollbackPlaybook()
 	in.Playbook.RollbackOnFailure = false
 	h.run(in)

@@ -25,8 +25,10 @@ type Call struct {
 	UserAgent     string `json:"user_agent,omitempty"`
 	// Status is the HTTP status answered (0: connection dropped).
 	Status int `json:"status"`
-	// Error is the error code answered, empty on success.
-	Error string `json:"error,omitempty"`
+	// Error is the error code answered, empty on success; ErrorMessage its
+	// message.
+	Error        string `json:"error,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
 	// Changed is true when the call modified the state.
 	Changed bool `json:"changed"`
 	// Replayed is true when a ClientToken replay was answered from cache.
@@ -35,7 +37,7 @@ type Call struct {
 }
 
 // record appends rc to the call log. The caller must hold s.mu.
-func (s *Server) record(rc *reqCtx, status int, code string, changed bool) {
+func (s *Server) record(rc *reqCtx, status int, code, message string, changed bool) {
 	s.callSeq++
 	c := Call{
 		Seq:           s.callSeq,
@@ -50,6 +52,7 @@ func (s *Server) record(rc *reqCtx, status int, code string, changed bool) {
 		UserAgent:     rc.userAgent,
 		Status:        status,
 		Error:         code,
+		ErrorMessage:  message,
 		Changed:       changed,
 		Replayed:      rc.replayed,
 		RequestID:     rc.requestID,

@@ -80,6 +80,72 @@
 // STS 2015-04-01: AssumeRole (roles of the RAM state; STS.-prefixed keys with
 // a token, DurationSeconds 900–43200, default 3600) and GetCallerIdentity.
 //
+// RAM 2015-05-01: ListUsers (Marker/MaxItems), GetUser, ListAccessKeys,
+// UpdateAccessKey, GetAccessKeyLastUsed. Without UserName a call acts on the
+// caller's own user. Secrets are never returned. Errors: EntityNotExist.User
+// and EntityNotExist.User.AccessKey (404).
+//
+// WAF 3.0, waf-openapi 2021-10-01 (CommonRequest; Rules in the form body or
+// the query): DescribeInstance, DescribeDefenseResources (the protected
+// objects), DescribeDefenseTemplates, CreateDefenseTemplate,
+// ModifyTemplateResources (BindResources etc. as a JSON array, Name.N
+// repeats or CSV), DescribeDefenseRules (Query JSON with scene, templateId,
+// ruleId, name, status; default PageSize 10), CreateDefenseRule (returns
+// RuleIds as CSV), ModifyDefenseRule (each rule carries its "id" and its
+// whole configuration), ModifyDefenseRuleStatus, DeleteDefenseRule (RuleIds
+// CSV). Rules are JSON objects {"name","remoteAddr":[…],"action":"block"|
+// "monitor","status":0|1}; other keys are kept. An ip_blacklist rule holds
+// 1 to [Options].WAFIPsPerRule (200) addresses; an empty list is refused
+// (delete the rule). Errors: InvalidParameter (400) for malformed Rules or
+// Query, InvalidTemplateId.NotFound, InvalidRuleId.NotFound,
+// InvalidInstanceId.NotFound (404). The ip_blacklist scene has no template
+// in the default world: create one.
+//
+// Cloud Firewall 2017-12-07: DescribeAddressBook (Query matches names and
+// addresses; TotalCount, PageNo, PageSize are strings), AddAddressBook
+// (AddressList comma-separated; a name in use gives
+// [Options].AddressBookExistsCode), ModifyAddressBook (GroupUuid, GroupName
+// and Description required; AddressList replaces the list, or with
+// ModifyMode=Append/Delete — not in the SDK struct, set
+// request.QueryParams["ModifyMode"] — adds or removes; an absent AddressList
+// leaves the list as it is), DeleteAddressBook (ErrorAddressBookInUse while a
+// policy uses it), DescribeControlPolicy (CurrentPage and PageSize required;
+// TotalCount a string; Policys flat, with the address books' CIDRs),
+// AddControlPolicy (NewOrder 1 inserts first, -1 appends; group sources must
+// exist), DeleteControlPolicy. Orders stay 1..n per direction.
+//
+// Security Center (Sas) 2018-12-03: DescribeSuspEvents (Id, Levels, Dealed,
+// Uuids, Status, Name, Remark, TacticId from the form body; CurrentPage and
+// PageSize), DescribeSecurityEventOperations, HandleSecurityEvents (returns
+// HandleSecurityEventsResponse.TaskId; events go to status 16 while the task
+// runs, then 32 handled, 2 ignored or 8 false positive; an event already
+// handled fails with <op>.EventAlreadyHandled; [SASEvent].HandleError scripts
+// a failure), DescribeSecurityEventOperationStatus (TaskStatus Processing,
+// then Success, or Failure if any event failed).
+//
+// Anti-DDoS Pro/Premium, ddoscoo 2020-01-01 (chosen from the SDK's
+// services/ddoscoo for the website protection of a domain):
+// DescribeWebRules (Domain; WebRules flat, with BlackList, WhiteList and
+// CcTemplate), ConfigWebIpSet (BlackList.N and WhiteList.N replace both
+// lists: a list left out is emptied, so send both; at most
+// [Options].DDoSIPsPerList each), ModifyWebIpSetSwitch, ConfigWebCCTemplate
+// (Template default, gf_under_attack, gf_sos_verify or gf_sos_enhance),
+// DescribeWebCcProtectSwitch (Domains.N; note the API name's "Cc"; reads the
+// current CcTemplate), EnableWebCC, DisableWebCC. Unknown domains are 404
+// InvalidDomain.NotFound.
+//
+// ActionTrail 2020-07-06: LookupEvents with at most one LookupAttribute
+// (EventName, EventId, EventRW, EventAccessKeyId — AccessKeyId is accepted
+// too —, ServiceName, User, ResourceType, ResourceName; there is no source-IP
+// attribute: filter sourceIpAddress yourself), StartTime/EndTime (ISO 8601,
+// default the last 7 days), MaxResults (1–50, default 20) and NextToken.
+// Events are newest first, in ActionTrail's camelCase form (eventName,
+// eventTime, sourceIpAddress, userIdentity{accessKeyId,userName}, …). They
+// are the seeded [ActionTrailState].Events plus one event per call the
+// sandbox received with a known key (including calls refused because the key
+// was disabled), so a leaked key's activity through the sandbox shows up;
+// the source address is the X-Forwarded-For header if a client sends one.
+//
 // Behaviour worth knowing when writing an action against the sandbox:
 //   - AuthorizeSecurityGroup returns no rule ID; read it back with
 //     DescribeSecurityGroupAttribute. A rule identical to an existing one
@@ -114,6 +180,8 @@
 //     ExitCodeNonzero. DescribeInvocationResults returns Output Base64-encoded
 //     unless ContentEncoding=PlainText.
 //   - RegionId is accepted and ignored: the sandbox has one region.
+//   - Build a new SDK request per call: the SDK keeps the parameters of a
+//     reused request object, so a field set to nil or "" is still sent.
 //
 // # State and worlds
 //
@@ -126,6 +194,11 @@
 //	inst, _ := st.ECS.Instance("i-…")          // inst.NetworkInterfaces[i].SecurityGroupIDs
 //	snaps := st.ECS.SnapshotsOf("d-…")         // Status progressing/accomplished
 //	k, owner, _ := st.RAM.AccessKey("LTAI…")   // k.Status Active/Inactive
+//	r, _ := st.WAF.Rule(22215)                 // r.Name, r.RemoteAddr, r.Action, r.TemplateID
+//	b, _ := st.CloudFW.AddressBookNamed("…")   // b.Addresses; st.CloudFW.PoliciesFor("in")
+//	d, _ := st.DDoS.Domain("www.example.com")  // d.BlackList, d.WhiteList, d.CCTemplate
+//	ev, _ := st.SAS.Event(8123452)             // ev.Status: 32 once handled
+//	inv, _ := st.ECS.Invocation("t-…")         // inv.Parameters, inv.Results[i].Status
 //
 // A [World] seeds the state: [DefaultWorld], or a YAML/JSON file read by
 // [LoadWorld] (see testdata/world.yaml). [Server.Reset] returns to it;

@@ -446,8 +446,7 @@ func (s *Server) tagsOf(resourceType, id string) (*map[string]string, error) {
 			tags = &x.Tags
 		}
 	default:
-		return nil, errBadRequest("InvalidResourceType.NotSupported",
-			fmt.Sprintf("The resource type %q is not supported by the sandbox (instance, disk, snapshot, securitygroup).", resourceType))
+		return nil, checkTagType(resourceType)
 	}
 	if tags == nil {
 		return nil, errNotFound("InvalidResourceId.NotFound", fmt.Sprintf("The specified resource %q does not exist.", id))
@@ -524,9 +523,10 @@ func (s *Server) listTagResources(rc *reqCtx) (obj, error) {
 	ids := rc.p.repeated("ResourceId")
 	want := rc.p.tags("Tag")
 	if len(ids) == 0 {
-		for _, id := range s.resourceIDs(rt) {
-			ids = append(ids, id)
+		if err := checkTagType(rt); err != nil {
+			return nil, err
 		}
+		ids = s.resourceIDs(rt)
 	}
 	var items []obj
 	for _, id := range ids {
@@ -542,6 +542,16 @@ func (s *Server) listTagResources(rc *reqCtx) (obj, error) {
 		}
 	}
 	return obj{"NextToken": "", "TagResources": obj{"TagResource": orEmpty(items)}}, nil
+}
+
+// checkTagType refuses resource types the tag APIs do not support here.
+func checkTagType(resourceType string) error {
+	switch resourceType {
+	case "instance", "disk", "snapshot", "securitygroup":
+		return nil
+	}
+	return errBadRequest("InvalidResourceType.NotSupported",
+		fmt.Sprintf("The resource type %q is not supported by the sandbox (instance, disk, snapshot, securitygroup).", resourceType))
 }
 
 // resourceIDs lists the IDs of one taggable resource type.

@@ -12,7 +12,12 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/actiontrail"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ddoscoo"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/sas"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 
 	"github.com/opensoar/soar/internal/sandbox"
@@ -38,6 +43,11 @@ func TestMain(m *testing.M) {
 	// here keeps parallel client construction race-free (reference §7.5).
 	ecs.GetEndpointMap()
 	sts.GetEndpointMap()
+	ram.GetEndpointMap()
+	sas.GetEndpointMap()
+	cloudfw.GetEndpointMap()
+	ddoscoo.GetEndpointMap()
+	actiontrail.GetEndpointMap()
 	os.Exit(m.Run())
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,16 +40,44 @@ const (
 )
 
 // nextID returns a new resource ID such as sg-sbx0000000003. IDs are
-// deterministic: the counter restarts on Reset. The caller must hold s.mu.
+// deterministic (the counter restarts on Reset) and skip IDs a world
+// already uses. The caller must hold s.mu.
 func (s *Server) nextID(prefix string) string {
-	s.seq++
-	return fmt.Sprintf("%s-sbx%010d", prefix, s.seq)
+	for {
+		s.seq++
+		id := fmt.Sprintf("%s-sbx%010d", prefix, s.seq)
+		if !s.ecsIDInUse(id) {
+			return id
+		}
+	}
 }
 
-// nextNumber returns a new numeric ID above base (WAF, SAS).
-func (s *Server) nextNumber(base int64) int64 {
-	s.seq++
-	return base + int64(s.seq)
+// ecsIDInUse reports whether an ECS resource already has the ID.
+func (s *Server) ecsIDInUse(id string) bool {
+	e := &s.st.ECS
+	for _, x := range e.Instances {
+		if x.ID == id || slices.ContainsFunc(x.NetworkInterfaces, func(n NetworkInterface) bool { return n.ID == id }) {
+			return true
+		}
+	}
+	for _, g := range e.SecurityGroups {
+		if g.ID == id || slices.ContainsFunc(g.Rules, func(r Rule) bool { return r.ID == id }) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(e.Disks, func(d Disk) bool { return d.ID == id }) ||
+		slices.ContainsFunc(e.Snapshots, func(x Snapshot) bool { return x.ID == id }) ||
+		slices.ContainsFunc(e.Invocations, func(v Invocation) bool { return v.InvokeID == id || v.CommandID == id })
+}
+
+// nextNumber returns a numeric ID (WAF, SAS) above base and above every
+// ID of items, so that seeded IDs are never reused.
+func nextNumber[T any](base int64, items []T, id func(T) int64) int64 {
+	m := base
+	for _, x := range items {
+		m = max(m, id(x))
+	}
+	return m + 1
 }
 
 // tokenKey identifies a ClientToken: the same token from another key or

@@ -27,7 +27,7 @@ type product struct {
 
 // newProducts builds the routing table: API version → product.
 func newProducts() map[string]*product {
-	ps := []*product{ecsProduct(), stsProduct()}
+	ps := []*product{ecsProduct(), stsProduct(), ramProduct(), wafProduct(), cloudfwProduct(), sasProduct(), ddosProduct(), actiontrailProduct()}
 	out := make(map[string]*product, len(ps))
 	for _, p := range ps {
 		out[p.version] = p

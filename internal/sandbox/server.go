@@ -243,16 +243,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			case <-t.C:
 			case <-r.Context().Done():
 				t.Stop()
-				s.record(rc, http.StatusRequestTimeout, "ClientGone", false)
+				s.record(rc, http.StatusRequestTimeout, "ClientGone", "the client went away during the injected delay", false)
 				return
 			}
 		}
 		switch f.Kind {
 		case FaultDrop:
-			s.record(rc, 0, "ConnectionDropped", false)
+			s.record(rc, 0, "ConnectionDropped", "fault: connection dropped", false)
 			panic(http.ErrAbortHandler)
 		case FaultMalformed:
-			s.record(rc, http.StatusOK, "MalformedBody", false)
+			s.record(rc, http.StatusOK, "MalformedBody", "fault: malformed body", false)
 			w.Header().Set("Content-Type", "text/html;charset=utf-8")
 			w.WriteHeader(http.StatusOK)
 			_, _ = io.WriteString(w, "<html><body>502 Bad Gateway (sandbox fault)</body>")
@@ -312,13 +312,13 @@ func (s *Server) finish(w http.ResponseWriter, rc *reqCtx, result obj, err error
 // s.mu.
 func (s *Server) encode(rc *reqCtx, result obj, err error) (int, []byte) {
 	status, body := http.StatusOK, obj{}
-	code := ""
+	code, message := "", ""
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
 			ae = &apiError{Status: http.StatusInternalServerError, Code: "InternalError", Message: err.Error()}
 		}
-		status, code = ae.Status, ae.Code
+		status, code, message = ae.Status, ae.Code, ae.Message
 		host, prod := "sandbox", "sandbox"
 		if rc.product != nil {
 			host, prod = rc.product.host, rc.product.name
@@ -341,7 +341,7 @@ func (s *Server) encode(rc *reqCtx, result obj, err error) (int, []byte) {
 		status, code = http.StatusInternalServerError, "InternalError"
 		data = []byte(`{"RequestId":"` + rc.requestID + `","HostId":"sandbox","Code":"InternalError","Message":"encode response","Recommend":""}`)
 	}
-	s.record(rc, status, code, rc.changed)
+	s.record(rc, status, code, message, rc.changed)
 	return status, data
 }
 

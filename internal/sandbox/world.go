@@ -163,6 +163,14 @@ func (w *World) normalize() {
 	}
 	for i := range e.Snapshots {
 		s := &e.Snapshots[i]
+		if d, ok := e.Disk(s.DiskID); ok {
+			if s.DiskType == "" {
+				s.DiskType = d.Type
+			}
+			if s.DiskSize == 0 {
+				s.DiskSize = d.Size
+			}
+		}
 		if s.Status == "" {
 			s.Status = "accomplished"
 		}

@@ -55,6 +55,18 @@ func (s *incident) safeToContinue(ctx workflow.Context) bool {
 	return s.interpStarted && s.inflight == 0 && s.final == "" && workflow.AllHandlersFinished(ctx)
 }
 
+// drain lets every coroutine already scheduled run before the caller goes
+// on: an Update delivered in this workflow task has its handler coroutine
+// created but not yet started when the main coroutine wakes, so
+// AllHandlersFinished alone would not see it. The coroutine spawned here
+// runs after those, so once it has run they have started (and, if they
+// block, AllHandlersFinished reports them).
+func drain(ctx workflow.Context) error {
+	ran := false
+	workflow.Go(ctx, func(workflow.Context) { ran = true })
+	return workflow.Await(ctx, func() bool { return ran })
+}
+
 // continueAsNew hands the incident over to a new run with its state.
 func (s *incident) continueAsNew(ctx workflow.Context) error {
 	c, err := s.carry()

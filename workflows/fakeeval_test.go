@@ -40,6 +40,7 @@ func newFakeEval(tb testing.TB) *fakeEval {
 		cel.Variable("action", cel.StringType),
 		cel.Variable("params", cel.DynType),
 		ext.Strings(),
+		cel.CrossTypeNumericComparisons(true),
 	)
 	if err != nil {
 		tb.Fatalf("cel.NewEnv: %v", err)

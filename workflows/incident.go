@@ -154,7 +154,12 @@ func (s *incident) waitClose(ctx workflow.Context) error {
 	canContinue := func() bool { return s.wantsContinueAsNew(ctx) && s.safeToContinue(ctx) }
 	for {
 		if canContinue() {
-			return s.continueAsNew(ctx)
+			if err := drain(ctx); err != nil {
+				return err
+			}
+			if canContinue() {
+				return s.continueAsNew(ctx)
+			}
 		}
 		idle := s.interpDone && s.revertsSettled()
 		var end time.Time
@@ -205,6 +210,9 @@ func (s *incident) close(ctx workflow.Context) (Result, error) {
 	}
 	s.touch(ctx)
 	s.publish(eventClosed, "", map[string]any{"state": s.final, "alert_count": s.Info.AlertCount, "error": s.Info.Error})
+	if err := drain(ctx); err != nil {
+		return s.cancel(ctx)
+	}
 	if err := workflow.Await(ctx, func() bool { return s.inflight == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
 		return s.cancel(ctx)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/alert"
+	"github.com/opensoar/soar/internal/expr"
 	"github.com/opensoar/soar/internal/playbook"
 )
 
@@ -46,8 +47,8 @@ func (c call) meta() activities.Meta {
 type behaviour func(c call) (map[string]any, error)
 
 // harness is a test workflow environment with every action, the event
-// publisher and the budget registered as recording stubs, and the fake
-// evaluator as ExprEval.
+// publisher and the budget registered as recording stubs, and the real
+// internal/expr evaluator as ExprEval.
 type harness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
@@ -73,7 +74,11 @@ func newHarness(t *testing.T) *harness {
 	h.cond = sync.NewCond(&h.mu)
 	h.setWorkerOptions(worker.Options{})
 	RegisterWorkflow(h.env)
-	h.env.RegisterActivityWithOptions(newFakeEval(t).Eval, activity.RegisterOptions{Name: activities.ExprEval})
+	env, err := expr.NewEnv(expr.Options{})
+	if err != nil {
+		t.Fatalf("expr.NewEnv: %v", err)
+	}
+	h.env.RegisterActivityWithOptions(expr.NewEvaluator(env).Eval, activity.RegisterOptions{Name: activities.ExprEval})
 	for _, name := range activities.Names() {
 		h.env.RegisterActivityWithOptions(h.stub(name), activity.RegisterOptions{Name: name})
 	}

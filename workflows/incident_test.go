@@ -26,7 +26,7 @@ func TestIncident_SequenceRendersInputsAndOutputs(t *testing.T) {
 	)
 	in.Playbook.Vars = []playbook.Var{
 		{Name: "instance", Value: "${{ alert.resource.instance_id }}"},
-		{Name: "sev", Value: "${{ alert.severity + 1.0 }}"},
+		{Name: "sev", Value: "${{ alert.severity + 1 }}"},
 		{Name: "label", Value: "${{ vars.instance }}-${{ vars.sev }}"},
 	}
 	h.run(in)

@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"version":  {"print the version", runVersion},
 		"actions":  {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
 		"validate": {"check playbooks and print every problem with file:line:col", runValidate},
+		"sandbox":  {"run the sandbox cloud: an Alibaba Cloud API emulator for trying playbooks", runSandbox},
 	}
 }
 

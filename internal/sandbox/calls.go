@@ -72,6 +72,13 @@ func (s *Server) record(rc *reqCtx, status int, code, message string, changed bo
 		"status", status, "error", code, "changed", changed, "request_id", c.RequestID)
 }
 
+// recordLocked is record for callers not holding s.mu.
+func (s *Server) recordLocked(rc *reqCtx, status int, code, message string, changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.record(rc, status, code, message, changed)
+}
+
 // Calls returns a copy of the call log, oldest first.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -243,16 +244,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			case <-t.C:
 			case <-r.Context().Done():
 				t.Stop()
-				s.record(rc, http.StatusRequestTimeout, "ClientGone", "the client went away during the injected delay", false)
+				s.recordLocked(rc, http.StatusRequestTimeout, "ClientGone", "the client went away during the injected delay", false)
 				return
 			}
 		}
 		switch f.Kind {
 		case FaultDrop:
-			s.record(rc, 0, "ConnectionDropped", "fault: connection dropped", false)
+			s.recordLocked(rc, 0, "ConnectionDropped", "fault: connection dropped", false)
 			panic(http.ErrAbortHandler)
 		case FaultMalformed:
-			s.record(rc, http.StatusOK, "MalformedBody", "fault: malformed body", false)
+			s.recordLocked(rc, http.StatusOK, "MalformedBody", "fault: malformed body", false)
 			w.Header().Set("Content-Type", "text/html;charset=utf-8")
 			w.WriteHeader(http.StatusOK)
 			_, _ = io.WriteString(w, "<html><body>502 Bad Gateway (sandbox fault)</body>")
@@ -336,7 +337,11 @@ func (s *Server) encode(rc *reqCtx, result obj, err error) (int, []byte) {
 		}
 	}
 	body["RequestId"] = rc.requestID
-	data, merr := json.Marshal(body)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	merr := enc.Encode(body)
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if merr != nil {
 		status, code = http.StatusInternalServerError, "InternalError"
 		data = []byte(`{"RequestId":"` + rc.requestID + `","HostId":"sandbox","Code":"InternalError","Message":"encode response","Recommend":""}`)

@@ -506,3 +506,28 @@ func validAddress(s string) bool {
 func ccTemplates() []string {
 	return []string{"default", "gf_under_attack", "gf_sos_verify", "gf_sos_enhance"}
 }
+
+// EngineCredentials returns the access key soar should use against a
+// sandbox seeded with w: the first active key of EngineUser, else
+// DefaultAccessKeyID if the world has it, else the first active key.
+func (w World) EngineCredentials() (id, secret string, ok bool) {
+	var first *AccessKey
+	for _, u := range w.RAM.Users {
+		for i := range u.AccessKeys {
+			k := &u.AccessKeys[i]
+			if k.Status != "Active" {
+				continue
+			}
+			if u.Name == w.EngineUser && w.EngineUser != "" {
+				return k.ID, k.Secret, true
+			}
+			if first == nil || k.ID == DefaultAccessKeyID {
+				first = k
+			}
+		}
+	}
+	if first == nil {
+		return "", "", false
+	}
+	return first.ID, first.Secret, true
+}

@@ -125,3 +125,26 @@ func TestWorld_EpochShiftsTimes(t *testing.T) {
 		t.Errorf("state Epoch = %s, want zero once applied", st.Epoch)
 	}
 }
+
+func TestWorld_EngineCredentials(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		yaml, id string
+		ok       bool
+	}{
+		{`engine_user: bob
+ram: { users: [{ name: alice, id: "1", access_keys: [{ id: a1, secret: s }] }, { name: bob, id: "2", access_keys: [{ id: b0, secret: s, status: Inactive }, { id: b1, secret: s }] }] }`, "b1", true},
+		{`ram: { users: [{ name: alice, id: "1", access_keys: [{ id: a1, secret: s }] }, { name: x, id: "2", access_keys: [{ id: sandbox-ak, secret: s }] }] }`, "sandbox-ak", true},
+		{`ram: { users: [{ name: alice, id: "1", access_keys: [{ id: a1, secret: s, status: Inactive }] }] }`, "", false},
+	}
+	for _, tt := range tests {
+		w, err := sandbox.ParseWorld([]byte(tt.yaml))
+		mustNoErr(t, "ParseWorld", err)
+		if id, _, ok := w.EngineCredentials(); id != tt.id || ok != tt.ok {
+			t.Errorf("EngineCredentials() = %q, %v; want %q, %v", id, ok, tt.id, tt.ok)
+		}
+	}
+	if id, secret, _ := sandbox.DefaultWorld().EngineCredentials(); id != sandbox.DefaultAccessKeyID || secret != sandbox.DefaultAccessKeySecret {
+		t.Errorf("default world engine credentials = %s/%s", id, secret)
+	}
+}

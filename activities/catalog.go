@@ -568,7 +568,7 @@ func catalog() []ActionSpec {
 			Params: []Param{
 				{Name: "channel", Type: TypeString, Required: true, Description: "a channel named in soar.yaml (notify:)"},
 				{Name: "text", Type: TypeString, Required: true, Description: "the message, markdown where the channel supports it"},
-				{Name: "title", Type: TypeString, Description: "a title", Default: "the playbook title"},
+				{Name: "title", Type: TypeString, Description: "a title", Default: "the playbook name"},
 			},
 			Outputs: outputs(
 				Field{"channel", TypeString, "the channel"},

@@ -115,7 +115,7 @@ func TestRevertibleActions(t *testing.T) {
 }
 
 func revertCases() []revertCase {
-	return slices.Concat(ecsRevertCases())
+	return slices.Concat(ecsRevertCases(), wafRevertCases(), cloudfwRevertCases(), ramRevertCases(), ddosRevertCases())
 }
 
 func ecsRevertCases() []revertCase {

@@ -11,6 +11,8 @@ import (
 // its catalog name.
 func (a *Activities) Actions() map[string]any {
 	return map[string]any{
+		activities.WAFBlockIP:          a.WAFBlockIP,
+		activities.WAFUnblockIP:        a.WAFUnblockIP,
 		activities.ECSBlockIP:          a.ECSBlockIP,
 		activities.ECSUnblockIP:        a.ECSUnblockIP,
 		activities.ECSIsolateInstance:  a.ECSIsolateInstance,

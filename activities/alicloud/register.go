@@ -21,6 +21,8 @@ func (a *Activities) Actions() map[string]any {
 		activities.ECSStopInstance:     a.ECSStopInstance,
 		activities.ECSStartInstance:    a.ECSStartInstance,
 		activities.ECSRunCommand:       a.ECSRunCommand,
+		activities.CloudFWBlockIP:      a.CloudFWBlockIP,
+		activities.CloudFWUnblockIP:    a.CloudFWUnblockIP,
 	}
 }
 

@@ -23,6 +23,8 @@ func (a *Activities) Actions() map[string]any {
 		activities.ECSRunCommand:       a.ECSRunCommand,
 		activities.CloudFWBlockIP:      a.CloudFWBlockIP,
 		activities.CloudFWUnblockIP:    a.CloudFWUnblockIP,
+		activities.RAMDisableAccessKey: a.RAMDisableAccessKey,
+		activities.RAMEnableAccessKey:  a.RAMEnableAccessKey,
 	}
 }
 

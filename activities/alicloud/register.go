@@ -25,6 +25,7 @@ func (a *Activities) Actions() map[string]any {
 		activities.CloudFWUnblockIP:    a.CloudFWUnblockIP,
 		activities.RAMDisableAccessKey: a.RAMDisableAccessKey,
 		activities.RAMEnableAccessKey:  a.RAMEnableAccessKey,
+		activities.SASHandleEvent:      a.SASHandleEvent,
 	}
 }
 

@@ -26,6 +26,10 @@ func (a *Activities) Actions() map[string]any {
 		activities.RAMDisableAccessKey: a.RAMDisableAccessKey,
 		activities.RAMEnableAccessKey:  a.RAMEnableAccessKey,
 		activities.SASHandleEvent:      a.SASHandleEvent,
+		activities.DDoSBlacklistIP:     a.DDoSBlacklistIP,
+		activities.DDoSUnblacklistIP:   a.DDoSUnblacklistIP,
+		activities.DDoSSetCCMode:       a.DDoSSetCCMode,
+		activities.DDoSRestoreCCMode:   a.DDoSRestoreCCMode,
 	}
 }
 

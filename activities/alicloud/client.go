@@ -404,14 +404,25 @@ func (s *session) actiontrail() (*actiontrail.Client, error) {
 	return c, nil
 }
 
-// waf returns a core client for WAF 3.0, which has no package in the
-// classic SDK (CommonRequest), with its endpoint and region.
-func (s *session) waf() (*sdk.Client, string, error) {
-	region := s.siteRegion("cn-hangzhou")
+// core returns a product-less client for CommonRequest calls (WAF 3.0,
+// which has no package in the classic SDK, and parameters a package's
+// request struct lacks).
+func (s *session) core(region string) (*sdk.Client, error) {
 	c, err := sdk.NewClientWithOptions(region, s.sdkConfig(), s.cred)
 	if err != nil {
-		return nil, "", fmt.Errorf("new waf client: %w", err)
+		return nil, fmt.Errorf("new core client: %w", err)
 	}
-	s.prepare(c, "wafopenapi."+region+".aliyuncs.com")
+	s.prepare(c, "")
+	return c, nil
+}
+
+// waf returns a core client for WAF 3.0 and its region (the mainland or
+// the international site).
+func (s *session) waf() (*sdk.Client, string, error) {
+	region := s.siteRegion("cn-hangzhou")
+	c, err := s.core(region)
+	if err != nil {
+		return nil, "", err
+	}
 	return c, region, nil
 }

@@ -1,3 +1,98 @@
-// Package alicloud implements the alicloud.* actions on the classic Alibaba
-// Cloud SDK (github.com/aliyun/alibaba-cloud-sdk-go).
+// Package alicloud implements every alicloud.* action of the catalog
+// (activities.Catalog) on the classic Alibaba Cloud SDK,
+// github.com/aliyun/alibaba-cloud-sdk-go v1.63.107, against the live cloud
+// or the sandbox cloud (internal/sandbox).
+//
+// [New] builds an [Activities] from the accounts, command templates and
+// guardrails of soar.yaml; [Activities.Register] registers each action
+// under its catalog name. Every action is idempotent (a repeat succeeds
+// with changed false and the same IDs), supports dry-run (a plan from real
+// reads, no mutating call), enforces the guardrails itself, and returns
+// what its inverse needs. Cloud errors go through one classifier,
+// classify: throttling, 5xx, in-flight conflicts, timeouts and transport
+// failures are retryable (Temporal's RetryPolicy backs off); everything
+// else is a non-retryable application error whose type is one of
+// activities.ErrType* and whose message carries the API's code and request
+// ID.
+//
+// # Clients
+//
+// A new SDK client per invocation (a shared client is a data race in
+// DoActionWithSigner); each service's GetEndpointMap is warmed once; the
+// client's transport applies the activity context (the SDK has no context
+// support) over one shared base transport; the read timeout stays below
+// the activity's deadline; AutoRetry is off. The live cloud is HTTPS; an
+// account with an endpoint (the sandbox) sets client.Domain and may use
+// plain HTTP. Credentials come from the variables the account names (an
+// access key, with a security token when set); with role_arn, a small
+// provider of this package assumes the role through STS AssumeRole over
+// the account's endpoint and scheme (the SDK's own provider is HTTPS only)
+// and caches the credentials until five minutes before they expire.
+//
+// # API facts relied on
+//
+// ECS (2014-05-26): AuthorizeSecurityGroup(Egress) answers no rule ID, so
+// the rule is read back by content; soar's rules carry the description
+// "soar:<incident>/<step>" and unblock revokes only those. ModifyInstance-
+// Attribute(SecurityGroupIds) replaces the primary interface's groups,
+// ModifyNetworkInterfaceAttribute(SecurityGroupId) a secondary's; the
+// per-interface sets come from DescribeNetworkInterfaces. Isolation records
+// the original sets in its heartbeat (for retries) and in instance tags
+// soar:isolated:<eni-id> = "sg-a,sg-b" and soar:quarantine = <group> (for
+// repeats and for restore without input); tag values hold at most 128
+// characters. Snapshots are named soar-evidence-<hash(incident, step,
+// disk)> (names must not start with "auto") and created with a
+// ClientToken. RunCommand gets the template with {{name}} placeholders,
+// EnableParameter and the shell-quoted values as Parameters; Output is
+// Base64. ClientTokens are at most 64 ASCII characters.
+//
+// WAF 3.0 (waf-openapi 2021-10-01) has no package in the classic SDK:
+// CommonRequest, POST, Rules in the form body. soar keeps one
+// ip_blacklist template, soar-blocklist, bound at creation to every
+// protected object (DescribeDefenseResources, ModifyTemplateResources
+// with BindResources as a JSON array), and rules soar-blocklist-<n> of at
+// most 200 addresses. ModifyDefenseRule replaces a rule's configuration,
+// so the whole configuration (with "id") is sent back. DescribeDefenseRules
+// takes Query as JSON ({"scene":…,"templateId":…}) and returns Config as
+// a JSON string.
+//
+// Cloud Firewall (2017-12-07): address books soar-blocklist-in and
+// soar-blocklist-out (-v6 for IPv6, a book type of its own) with one drop
+// control policy per direction at the top (NewOrder 1), found by its
+// Source/Destination book. ModifyAddressBook's ModifyMode (Append,
+// Delete), missing from the SDK struct, is sent through CommonRequest so
+// that concurrent blocks cannot overwrite each other; unblocking the last
+// address deletes the policy and the book.
+//
+// RAM (2015-05-01): UpdateAccessKey with UserName always (without it the
+// caller's own key is meant); the owner is found with ListUsers and
+// ListAccessKeys when not given. The engine's own keys are refused.
+//
+// Security Center (Sas 2018-12-03): DescribeSuspEvents(Id) gives
+// EventStatus (1 pending; anything else is dealt with);
+// DescribeSecurityEventOperations says whether an operation is offered;
+// HandleSecurityEvents (≤ 100 events) answers a TaskId that
+// DescribeSecurityEventOperationStatus reports Processing, Success or
+// Failure with per-event codes.
+//
+// Anti-DDoS Pro/Premium (ddoscoo 2020-01-01; endpoints
+// ddoscoo.cn-hangzhou.aliyuncs.com for the mainland and
+// ddoscoo.ap-southeast-1.aliyuncs.com outside): DescribeWebRules(Domain)
+// returns a website's BlackList, WhiteList, CcEnabled and CcTemplate.
+// ConfigWebIpSet(Domain, BlackList.N, WhiteList.N; N ≤ 200) replaces both
+// lists, so both are read and sent back whole (an empty list is sent by
+// leaving it out). The lists only act while the website's black/white list
+// switch is on (ModifyWebIpSetSwitch, not touched by soar).
+// ConfigWebCCTemplate(Domain, Template) sets the CC mode: default,
+// gf_under_attack, gf_sos_verify or gf_sos_enhance.
+//
+// ActionTrail (2020-07-06): LookupEvents(StartTime, EndTime in UTC ISO 8601,
+// MaxResults ≤ 50, NextToken, LookupAttribute.1.Key/Value) keeps 90 days
+// and takes one attribute per query: EventAccessKeyId, ResourceName (an
+// instance ID), EventName, EventId, EventRW, ServiceName, User or
+// ResourceType. There is no source-IP attribute, so a lookup by IP scans
+// the window (at most 200 pages) and filters on sourceIpAddress. Events
+// are ActionTrail's own camelCase JSON (eventId, eventTime, eventName,
+// eventSource, sourceIpAddress, eventRW, errorCode, userIdentity.userName,
+// userIdentity.accessKeyId), newest first.
 package alicloud

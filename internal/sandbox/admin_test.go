@@ -149,3 +149,17 @@ func TestResponses_ErrorBodyShape(t *testing.T) {
 		t.Errorf("RequestId = %q, want an upper-case UUID", id)
 	}
 }
+
+func TestCalls_Bounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{MaxCalls: 10})
+	c := e.ecs(t)
+	for range 15 {
+		_, err := c.DescribeDisks(ecs.CreateDescribeDisksRequest())
+		mustNoErr(t, "DescribeDisks", err)
+	}
+	calls := e.srv.Calls()
+	if len(calls) > 10 || calls[len(calls)-1].Seq != 15 {
+		t.Errorf("call log = %d calls ending at seq %d, want at most 10 ending at 15", len(calls), calls[len(calls)-1].Seq)
+	}
+}

@@ -84,3 +84,31 @@ func TestDDoS_BlacklistAndCCMode(t *testing.T) {
 	_, err = c.ConfigWebCCTemplate(tpl)
 	wantServerError(t, err, "InvalidDomain.NotFound", 404)
 }
+
+func TestDDoS_Switches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	c := e.ddos(t)
+	sw := ddoscoo.CreateModifyWebIpSetSwitchRequest()
+	sw.Domain, sw.Config = ddosDomain, `{"bwlist_enable":0}`
+	_, err := c.ModifyWebIpSetSwitch(sw)
+	mustNoErr(t, "ModifyWebIpSetSwitch", err)
+	dis := ddoscoo.CreateDisableWebCCRequest()
+	dis.Domain = ddosDomain
+	_, err = c.DisableWebCC(dis)
+	mustNoErr(t, "DisableWebCC", err)
+	if d, _ := e.srv.State().DDoS.Domain(ddosDomain); d.BlackWhiteListEnabled || d.CCEnabled {
+		t.Errorf("domain = %+v, want both switches off", d)
+	}
+	en := ddoscoo.CreateEnableWebCCRequest()
+	en.Domain = ddosDomain
+	_, err = c.EnableWebCC(en)
+	mustNoErr(t, "EnableWebCC", err)
+	if d, _ := e.srv.State().DDoS.Domain(ddosDomain); !d.CCEnabled {
+		t.Error("CC still off after EnableWebCC")
+	}
+	sw = ddoscoo.CreateModifyWebIpSetSwitchRequest()
+	sw.Domain, sw.Config = ddosDomain, `{"bwlist_enable":"yes"}`
+	_, err = c.ModifyWebIpSetSwitch(sw)
+	wantServerError(t, err, "InvalidParameter.Config", 400)
+}

@@ -590,3 +590,64 @@ func TestECS_Tags(t *testing.T) {
 		t.Errorf("ListTagResources = %+v, want soar-case=inc-1", resp.TagResources.TagResource)
 	}
 }
+
+func TestECS_DeleteSnapshotAndUntag(t *testing.T) {
+	t.Parallel()
+	w, err := sandbox.LoadWorld("testdata/world.yaml")
+	mustNoErr(t, "LoadWorld", err)
+	e := newEnvWorld(t, w, sandbox.Options{})
+	c := e.ecs(t)
+	tag := ecs.CreateTagResourcesRequest()
+	tag.ResourceType, tag.ResourceId = "instance", &[]string{"i-uf6demoapp0001"}
+	tag.Tag = &[]ecs.TagResourcesTag{{Key: "soar:isolated", Value: "inc-9"}}
+	_, err = c.TagResources(tag)
+	mustNoErr(t, "TagResources", err)
+	untag := ecs.CreateUntagResourcesRequest()
+	untag.ResourceType, untag.ResourceId, untag.TagKey = "instance", &[]string{"i-uf6demoapp0001"}, &[]string{"env"}
+	_, err = c.UntagResources(untag)
+	mustNoErr(t, "UntagResources", err)
+	if inst, _ := e.srv.State().ECS.Instance("i-uf6demoapp0001"); !cmp.Equal(inst.Tags, map[string]string{"soar:isolated": "inc-9"}) {
+		t.Errorf("tags = %v, want only soar:isolated", inst.Tags)
+	}
+
+	del := ecs.CreateDeleteSnapshotRequest()
+	del.SnapshotId = "s-uf6demoold00001"
+	_, err = c.DeleteSnapshot(del)
+	mustNoErr(t, "DeleteSnapshot", err)
+	_, err = c.DeleteSnapshot(del)
+	wantServerError(t, err, "InvalidSnapshotId.NotFound", 404)
+
+	bad := ecs.CreateListTagResourcesRequest()
+	bad.ResourceType = "image"
+	_, err = c.ListTagResources(bad)
+	wantServerError(t, err, "InvalidResourceType.NotSupported", 400)
+}
+
+func TestECS_RunCommandOnStoppedInstance(t *testing.T) {
+	t.Parallel()
+	w, err := sandbox.LoadWorld("testdata/world.yaml")
+	mustNoErr(t, "LoadWorld", err)
+	e := newEnvWorld(t, w, sandbox.Options{})
+	req := ecs.CreateRunCommandRequest()
+	req.InstanceId = &[]string{"i-uf6demobatch001", "i-uf6demoapp0001"}
+	req.Type, req.CommandContent, req.ContentEncoding = "RunShellScript", base64.StdEncoding.EncodeToString([]byte("id")), "Base64"
+	resp, err := e.ecs(t).RunCommand(req)
+	mustNoErr(t, "RunCommand", err)
+	inv, _ := e.srv.State().ECS.Invocation(resp.InvokeId)
+	if inv.Content != "id" || inv.Results[0].ErrorCode != "InstanceNotRunning" || inv.Results[1].Status != "Running" {
+		t.Errorf("invocation = %+v, want decoded content, batch-01 InstanceNotRunning, app-01 Running", inv)
+	}
+	dr := ecs.CreateDescribeInvocationResultsRequest()
+	dr.InvokeId, dr.InstanceId, dr.ContentEncoding = resp.InvokeId, "i-uf6demoapp0001", "PlainText"
+	for range 2 {
+		out, err := e.ecs(t).DescribeInvocationResults(dr)
+		mustNoErr(t, "DescribeInvocationResults", err)
+		if r := out.Invocation.InvocationResults.InvocationResult[0]; r.InvocationStatus == "Success" &&
+			!strings.Contains(r.Output, "killed 31337") {
+			t.Errorf("scripted output = %q", r.Output)
+		}
+	}
+	if inv, _ := e.srv.State().ECS.Invocation(resp.InvokeId); inv.Results[1].Status != "Success" {
+		t.Errorf("app-01 result = %+v, want Success after two reads", inv.Results[1])
+	}
+}

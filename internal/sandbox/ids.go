@@ -35,7 +35,6 @@ func randomString(n int, alphabet string) string {
 }
 
 const (
-	alnum      = "abcdefghijklmnopqrstuvwxyz0123456789"
 	alnumMixed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 )
 

@@ -74,7 +74,8 @@ type Options struct {
 	AddressBookExistsCode string
 	// IdempotencyTTL is how long a ClientToken is remembered (default 24h).
 	IdempotencyTTL time.Duration
-	// MaxCalls bounds the call log (default 10000; oldest dropped).
+	// MaxCalls bounds the call log (default 10000; the oldest tenth is
+	// dropped when it is full).
 	MaxCalls int
 	// MaxWebhooks bounds the webhook receiver's log (default 1000).
 	MaxWebhooks int

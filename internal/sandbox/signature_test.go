@@ -264,3 +264,29 @@ func (f rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	f(r)
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+func TestSTS_GetCallerIdentity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	id, err := e.sts(t).GetCallerIdentity(sts.CreateGetCallerIdentityRequest())
+	mustNoErr(t, "GetCallerIdentity", err)
+	if id.IdentityType != "RAMUser" || id.Arn != "acs:ram::1234567890123456:user/soar-engine" || id.UserId != "200000000000000001" {
+		t.Errorf("GetCallerIdentity = %+v, want soar-engine", id)
+	}
+}
+
+func TestRouting_HeaderFallback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/", nil)
+	req.Header.Set("x-acs-action", "ListUsers")
+	req.Header.Set("x-acs-version", "2015-05-01")
+	resp, err := http.DefaultClient.Do(req)
+	mustNoErr(t, "POST", err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Routed to RAM (not 404 InvalidAction.NotFound); refused for lack of a signature.
+	if resp.StatusCode != 400 || !strings.Contains(string(body), `"HostId":"ram.aliyuncs.com"`) {
+		t.Errorf("header-routed call = %d %s, want 400 from ram.aliyuncs.com", resp.StatusCode, body)
+	}
+}

@@ -113,3 +113,31 @@ func mustInt64(t *testing.T, s string) int64 {
 	mustNoErr(t, "ParseInt "+s, err)
 	return n
 }
+
+func TestWAF_ResourcesAndRuleStatus(t *testing.T) {
+	t.Parallel()
+	w, err := sandbox.LoadWorld("testdata/world.yaml")
+	mustNoErr(t, "LoadWorld", err)
+	e := newEnvWorld(t, w, sandbox.Options{})
+	const inst = "waf_v3prepaid_public_cn-demo01"
+	res := e.call(t, e.waf("DescribeDefenseResources", map[string]string{"InstanceId": inst}))
+	if got := path(t, res, "Resources", 0, "Resource"); got != "shop.example.net-waf" {
+		t.Errorf("DescribeDefenseResources = %v, want shop.example.net-waf", res)
+	}
+	e.call(t, e.waf("ModifyDefenseRuleStatus", map[string]string{"InstanceId": inst, "RuleId": "30001", "RuleStatus": "0"}))
+	if r, _ := e.srv.State().WAF.Rule(30001); r.Status != 0 {
+		t.Errorf("rule status = %d, want 0", r.Status)
+	}
+	_, err = e.core(t).ProcessCommonRequest(e.waf("ModifyDefenseRuleStatus", map[string]string{"InstanceId": inst, "RuleId": "30001", "RuleStatus": "2"}))
+	wantServerError(t, err, "InvalidParameter.RuleStatus", 400)
+	// A new rule never reuses a seeded ID.
+	create := e.waf("CreateDefenseRule", map[string]string{"InstanceId": inst, "DefenseScene": "ip_blacklist", "TemplateId": "7001"})
+	create.FormParams["Rules"] = `[{"name":"a","remoteAddr":["192.0.2.1"]},{"name":"b","remoteAddr":["192.0.2.2"],"action":"monitor"}]`
+	ids := strings.Split(e.call(t, create)["RuleIds"].(string), ",")
+	if len(ids) != 2 || ids[0] == "30001" || ids[0] == ids[1] {
+		t.Errorf("RuleIds = %v, want two new IDs", ids)
+	}
+	if r, _ := e.srv.State().WAF.Rule(mustInt64(t, ids[1])); r.Action != "monitor" || r.Status != 1 {
+		t.Errorf("rule b = %+v, want monitor, on", r)
+	}
+}

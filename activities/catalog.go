@@ -265,7 +265,7 @@ func catalog() []ActionSpec {
 			Inverse: ECSRestoreInstance,
 			InverseArgs: map[string]string{"instance_id": "output.instance_id", "quarantine_group_id": "output.quarantine_group_id",
 				"original_groups": "output.original_groups", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeSecurityGroups", "ecs:CreateSecurityGroup", "ecs:AuthorizeSecurityGroupEgress", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:DescribeSecurityGroups", "ecs:CreateSecurityGroup", "ecs:AuthorizeSecurityGroupEgress", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute"},
 			Example: `- id: isolate
   approval: { approvers: [secops], timeout: 30m, on_timeout: reject }
   action: alicloud.ecs.isolate_instance
@@ -283,7 +283,7 @@ func catalog() []ActionSpec {
 				Field{"instance_id", TypeString, "the instance"},
 				Field{"restored_groups", TypeList, "the group sets put back"},
 			),
-			Permissions: []string{"ecs:DescribeInstances", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute"},
 			Example: `- id: restore
   action: alicloud.ecs.restore_instance
   with:
@@ -517,7 +517,7 @@ func catalog() []ActionSpec {
 			),
 			Inverse:     DDoSRestoreCCMode,
 			InverseArgs: map[string]string{"domain": "output.domain", "mode": "output.previous_mode", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"yundun-ddoscoo:DescribeWebCCProtectSwitch", "yundun-ddoscoo:DescribeWebRules", "yundun-ddoscoo:ConfigWebCCTemplate"},
+			Permissions: []string{"yundun-ddoscoo:DescribeWebCcProtectSwitch", "yundun-ddoscoo:DescribeWebRules", "yundun-ddoscoo:ConfigWebCCTemplate"},
 			Example: `- id: strict_cc
   action: alicloud.ddos.set_cc_mode
   with: { domain: "${{ alert.http.host }}", mode: gf_sos_verify }

@@ -15,7 +15,7 @@ func runActions(_ context.Context, e *env, args []string) error {
 		"List the actions playbooks can use: parameters (required ones marked *), outputs,\n"+
 			"the inverse used by revert_after, the RAM permissions soar's identity needs, and an example.\n"+
 			"Name actions to show only those.")
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text, json, or markdown (the README's table)")
 	names, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -43,8 +43,11 @@ func runActions(_ context.Context, e *env, args []string) error {
 	case "text":
 		printActions(e.stdout, specs)
 		return nil
+	case "markdown":
+		fmt.Fprint(e.stdout, actionsMarkdown(specs))
+		return nil
 	default:
-		return fmt.Errorf("unknown --format %q: use text or json", *format)
+		return fmt.Errorf("unknown --format %q: use text, json or markdown", *format)
 	}
 }
 
@@ -86,4 +89,26 @@ func printActions(w io.Writer, specs []activities.ActionSpec) {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
+}
+
+// actionsMarkdown renders the catalog as the README's action table.
+func actionsMarkdown(specs []activities.ActionSpec) string {
+	var b strings.Builder
+	b.WriteString("| action | parameters (required in bold) | inverse | does |\n|---|---|---|---|\n")
+	for _, s := range specs {
+		var params []string
+		for _, p := range s.Params {
+			if p.Required {
+				params = append(params, "**`"+p.Name+"`**")
+			} else {
+				params = append(params, "`"+p.Name+"`")
+			}
+		}
+		inverse := "—"
+		if s.Inverse != "" {
+			inverse = "`" + s.Inverse + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Name, strings.Join(params, ", "), inverse, s.Summary)
+	}
+	return b.String()
 }

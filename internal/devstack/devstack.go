@@ -141,6 +141,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 
+	last := began
+	phase := func(name string) {
+		now := time.Now()
+		opts.Logger.Debug("dev stack part ready", "part", name, "elapsed", now.Sub(last).Round(time.Millisecond))
+		last = now
+	}
 	s := &Stack{logger: opts.Logger, level: &serverLevel{base: opts.ServerLogLevel}, namespace: opts.Namespace}
 	ok := false
 	defer func() {
@@ -176,6 +182,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	s.natsURL = natsClientURL(s.nats, natsListen != nil)
+	phase("nats")
 
 	s.frontend = frontend.advertised()
 	srv, err := newTemporalServer(temporalConfig{
@@ -188,13 +195,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	phase("temporal prepare")
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	s.temporal = srv
+	phase("temporal start")
 	if err := s.setUpNamespace(ctx, opts); err != nil {
 		return nil, err
 	}
+	phase("temporal namespace")
 
 	if uiListen != nil {
 		s.ui, err = startUI(ctx, *uiListen, s.frontend, opts.Namespace,
@@ -202,6 +212,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		if err != nil {
 			return nil, err
 		}
+		phase("ui")
 	}
 
 	ok = true

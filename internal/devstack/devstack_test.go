@@ -40,6 +40,9 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
 
 	"github.com/opensoar/soar/workflows"
 )
@@ -129,12 +132,16 @@ func TestStack(t *testing.T) {
 		Logger:       logger,
 	}
 
+	// An older soar left a namespace with one search attribute and the 24 h
+	// default retention: Start must bring it up to date.
+	preCreateNamespace(t, filepath.Join(dir, "temporal.db"), map[string]enums.IndexedValueType{saPlaybook: enums.INDEXED_VALUE_TYPE_KEYWORD})
+
 	began := time.Now()
 	st, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("Start() error: %v", err)
 	}
-	t.Logf("Start() on a new data dir took %s; %s", time.Since(began).Round(time.Millisecond), memStats())
+	t.Logf("Start() on an older data dir took %s; %s", time.Since(began).Round(time.Millisecond), memStats())
 	t.Cleanup(func() { _ = st.Stop(context.Background()) }) // after the clients' cleanups
 
 	if !strings.HasPrefix(st.NATSURL(), "nats://127.0.0.1:") || !strings.HasPrefix(st.UIURL(), "http://127.0.0.1:") {
@@ -612,6 +619,25 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 	}
 }
 
+// preCreateNamespace creates the schema in a new database file and
+// testNamespace with only the given search attributes and the 24 h retention
+// sqlite.NewNamespaceConfig sets.
+func preCreateNamespace(t *testing.T, dbPath string, attrs map[string]enums.IndexedValueType) {
+	t.Helper()
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName, DatabaseName: dbPath,
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal"}}
+	if err := sqliteschema.SetupSchema(conf); err != nil {
+		t.Fatalf("SetupSchema() error: %v", err)
+	}
+	nsConf, err := sqliteschema.NewNamespaceConfig(clusterName, testNamespace, false, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqliteschema.CreateNamespaces(conf, nsConf); err != nil {
+		t.Fatalf("CreateNamespaces() error: %v", err)
+	}
+}
+
 // dialTemporal dials the stack's frontend; the client closes with the test.
 func dialTemporal(t *testing.T, st *Stack, logger *slog.Logger) client.Client {
 	t.Helper()
@@ -861,7 +887,7 @@ func testLogger(t *testing.T) *slog.Logger {
 		w.done = true
 		w.mu.Unlock()
 	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 type testWriter struct {

@@ -45,12 +45,13 @@ func SearchAttributes() map[string]enums.IndexedValueType {
 // database pre-creation (sqlite.CreateNamespaces) is a no-op for a namespace
 // that already exists, so search attributes added in a later soar version and
 // a changed retention are applied here, through the public API, on every
-// start. It returns once ListSearchAttributes shows every attribute.
+// start.
 func ensureNamespace(ctx context.Context, c client.Client, ns string, retention time.Duration) error {
 	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
 	if err != nil {
 		return fmt.Errorf("describe namespace %s: %w", ns, err)
 	}
+	changed := false
 	if got := desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != retention {
 		_, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
 			Namespace: ns,
@@ -59,6 +60,7 @@ func ensureNamespace(ctx context.Context, c client.Client, ns string, retention 
 		if err != nil {
 			return fmt.Errorf("set retention of namespace %s to %s: %w", ns, retention, err)
 		}
+		changed = true
 	}
 
 	want := SearchAttributes()
@@ -66,33 +68,62 @@ func ensureNamespace(ctx context.Context, c client.Client, ns string, retention 
 	if err != nil {
 		return err
 	}
-	if len(missing) == 0 {
+	if len(missing) > 0 {
+		add := make(map[string]enums.IndexedValueType, len(missing))
+		for _, name := range missing {
+			add[name] = want[name]
+		}
+		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace:        ns,
+			SearchAttributes: add,
+		})
+		if err != nil {
+			return fmt.Errorf("add search attributes %v to namespace %s: %w", missing, ns, err)
+		}
+		changed = true
+	}
+	if !changed {
 		return nil
 	}
-	add := make(map[string]enums.IndexedValueType, len(missing))
-	for _, name := range missing {
-		add[name] = want[name]
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        ns,
-		SearchAttributes: add,
-	})
-	if err != nil {
-		return fmt.Errorf("add search attributes %v to namespace %s: %w", missing, ns, err)
-	}
-	// The frontend's namespace cache refreshes every few seconds; wait until
-	// the new attributes are usable.
+	return waitNamespaceCache(ctx, c, ns, retention, want)
+}
+
+// waitNamespaceCache waits until the frontend's namespace cache shows the
+// namespace's new configuration. The frontend resolves search attribute
+// names in queries and start requests through that cache, which refreshes
+// every few seconds; DescribeNamespace and ListSearchAttributes read the
+// database and see changes at once. The history service has its own cache:
+// until it catches up, an upsert of a new attribute fails its workflow task,
+// which Temporal retries.
+func waitNamespaceCache(ctx context.Context, c client.Client, ns string, retention time.Duration, want map[string]enums.IndexedValueType) error {
 	for {
-		missing, err = missingSearchAttributes(ctx, c, ns, want)
-		if err != nil || len(missing) == 0 {
-			return err
+		desc, err := c.WorkflowService().DescribeNamespace(ctx,
+			&workflowservice.DescribeNamespaceRequest{Namespace: ns, WeakConsistency: true})
+		if err == nil && cacheUpToDate(desc.GetConfig(), retention, want) {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for search attributes %v in namespace %s: %w", missing, ns, ctx.Err())
+			return fmt.Errorf("wait for the namespace cache to show namespace %s's new configuration: %w", ns, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func cacheUpToDate(conf *namespacepb.NamespaceConfig, retention time.Duration, want map[string]enums.IndexedValueType) bool {
+	if conf.GetWorkflowExecutionRetentionTtl().AsDuration() != retention {
+		return false
+	}
+	aliases := make(map[string]bool, len(conf.GetCustomSearchAttributeAliases()))
+	for _, alias := range conf.GetCustomSearchAttributeAliases() {
+		aliases[alias] = true
+	}
+	for name := range want {
+		if !aliases[name] {
+			return false
+		}
+	}
+	return true
 }
 
 // missingSearchAttributes returns the sorted names in want that ns lacks. An

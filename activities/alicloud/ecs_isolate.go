@@ -264,7 +264,10 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 			plan = append(plan, "the groups before that isolation were not recorded by soar: original_groups shows the quarantine group")
 		}
 		// A retried attempt whose predecessor did the swap still reports
-		// the change.
+		// the change, and completes its record.
+		if havePrev && !in.Meta.DryRun {
+			s.recordIsolation(c, inst, qg, original, record)
+		}
 		out.Outcome = outcome(in.Meta, havePrev, plan)
 		return out, nil
 	}

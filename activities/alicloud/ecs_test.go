@@ -430,3 +430,38 @@ func TestAssumeRoleAgainstSandbox(t *testing.T) {
 		}
 	}
 }
+
+// TestECSIsolationRecord: a second isolation (another step) reports the
+// groups from the instance's tags, restore works from the tags alone, and
+// a retried attempt takes the originals from its heartbeat.
+func TestECSIsolationRecord(t *testing.T) {
+	c := newTestCloud(t)
+	s0 := c.state()
+	var first, second activities.ECSIsolateInstanceOutput
+	c.mustRun(activities.ECSIsolateInstance, activities.ECSIsolateInstanceInput{Meta: meta("iso-1"), InstanceID: webID}, &first)
+	c.mustRun(activities.ECSIsolateInstance, activities.ECSIsolateInstanceInput{Meta: meta("iso-2"), InstanceID: webID}, &second)
+	if second.Changed || !cmp.Equal(first.OriginalGroups, second.OriginalGroups) {
+		t.Errorf("second isolation = %+v, want unchanged with the first's original groups %+v", second, first.OriginalGroups)
+	}
+	var restored activities.ECSRestoreInstanceOutput
+	c.mustRun(activities.ECSRestoreInstance, activities.ECSRestoreInstanceInput{Meta: meta("restore"), InstanceID: webID}, &restored)
+	if !restored.Changed || !cmp.Equal(restored.RestoredGroups, first.OriginalGroups) {
+		t.Errorf("restore from tags = %+v, want %+v", restored, first.OriginalGroups)
+	}
+	if diff := stateDiff(s0, c.state()); diff != "" {
+		t.Errorf("restore from tags left differences (-before +after):\n%s", diff)
+	}
+
+	// An attempt whose predecessor swapped the groups but died before
+	// tagging: the heartbeat has the originals.
+	c.srv.Mutate(func(st *sandbox.State) { st.ECS.Instances[0].NetworkInterfaces[0].SecurityGroupIDs = []string{sgQ} })
+	c.env.SetHeartbeatDetails(isolationDetails{InstanceID: webID, Quarantine: sgQ, Original: first.OriginalGroups})
+	var resumed activities.ECSIsolateInstanceOutput
+	c.mustRun(activities.ECSIsolateInstance, activities.ECSIsolateInstanceInput{Meta: meta("iso-3"), InstanceID: webID}, &resumed)
+	if !resumed.Changed || !cmp.Equal(resumed.OriginalGroups, first.OriginalGroups) {
+		t.Errorf("resumed isolation = %+v, want changed with %+v", resumed, first.OriginalGroups)
+	}
+	if inst, _ := c.state().ECS.Instance(webID); inst.Tags[isolatedTagPrefix+"eni-bp1sandboxweb01"] != sgWeb || inst.Tags[quarantineTag] != sgQ {
+		t.Errorf("tags after the resumed isolation = %v, want the isolation record", inst.Tags)
+	}
+}

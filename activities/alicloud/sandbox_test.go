@@ -37,7 +37,7 @@ const (
 // at it with the engine's sandbox credentials, and a Temporal test
 // activity environment with every action registered.
 type testCloud struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *sandbox.Server
 	host string
 	acts *Activities
@@ -48,7 +48,7 @@ type cloudOption func(*Options, *sandbox.Options, *guard.Policy)
 
 // newTestCloud starts a sandbox of the default world. The guard protects
 // instances tagged role=db (db-01) besides the defaults.
-func newTestCloud(t *testing.T, opts ...cloudOption) *testCloud {
+func newTestCloud(t testing.TB, opts ...cloudOption) *testCloud {
 	t.Helper()
 	o := Options{
 		Accounts: map[string]config.Account{"default": {

@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"actions":  {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
 		"validate": {"check playbooks and print every problem with file:line:col", runValidate},
 		"sandbox":  {"run the sandbox cloud: an Alibaba Cloud API emulator for trying playbooks", runSandbox},
+		"test":     {"run playbook tests (*.test.yaml) offline, with time skipping", runTest},
 	}
 }
 

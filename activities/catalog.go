@@ -173,7 +173,7 @@ func catalog() []ActionSpec {
 			),
 			Inverse:     WAFUnblockIP,
 			InverseArgs: map[string]string{"ip": "output.ip", "instance_id": "output.instance_id", "rule_id": "output.rule_id", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"yundun-waf:DescribeInstance", "yundun-waf:DescribeDefenseTemplates", "yundun-waf:CreateDefenseTemplate", "yundun-waf:ModifyTemplateResources", "yundun-waf:DescribeDefenseRules", "yundun-waf:CreateDefenseRule", "yundun-waf:ModifyDefenseRule"},
+			Permissions: []string{"yundun-waf:DescribeInstance", "yundun-waf:DescribeDefenseTemplates", "yundun-waf:CreateDefenseTemplate", "yundun-waf:ModifyTemplateResources", "yundun-waf:DescribeDefenseResources", "yundun-waf:DescribeDefenseRules", "yundun-waf:CreateDefenseRule", "yundun-waf:ModifyDefenseRule"},
 			Example: `- id: block_attacker
   action: alicloud.waf.block_ip
   with: { ip: "${{ alert.source_ip }}" }
@@ -193,7 +193,7 @@ func catalog() []ActionSpec {
 				Field{"rule_id", TypeString, "the rule the IP was removed from"},
 				Field{"rule_deleted", TypeBool, "true when the rule became empty and was deleted"},
 			),
-			Permissions: []string{"yundun-waf:DescribeDefenseRules", "yundun-waf:ModifyDefenseRule", "yundun-waf:DeleteDefenseRule"},
+			Permissions: []string{"yundun-waf:DescribeInstance", "yundun-waf:DescribeDefenseTemplates", "yundun-waf:DescribeDefenseRules", "yundun-waf:ModifyDefenseRule", "yundun-waf:DeleteDefenseRule"},
 			Example: `- id: unblock
   action: alicloud.waf.unblock_ip
   with: { ip: 203.0.113.7 }`,
@@ -265,7 +265,7 @@ func catalog() []ActionSpec {
 			Inverse: ECSRestoreInstance,
 			InverseArgs: map[string]string{"instance_id": "output.instance_id", "quarantine_group_id": "output.quarantine_group_id",
 				"original_groups": "output.original_groups", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:DescribeSecurityGroups", "ecs:CreateSecurityGroup", "ecs:AuthorizeSecurityGroupEgress", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:DescribeSecurityGroups", "ecs:CreateSecurityGroup", "ecs:AuthorizeSecurityGroup", "ecs:AuthorizeSecurityGroupEgress", "ecs:ModifySecurityGroupPolicy", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute", "ecs:TagResources"},
 			Example: `- id: isolate
   approval: { approvers: [secops], timeout: 30m, on_timeout: reject }
   action: alicloud.ecs.isolate_instance
@@ -283,7 +283,7 @@ func catalog() []ActionSpec {
 				Field{"instance_id", TypeString, "the instance"},
 				Field{"restored_groups", TypeList, "the group sets put back"},
 			),
-			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:ModifyInstanceAttribute", "ecs:ModifyNetworkInterfaceAttribute", "ecs:UntagResources"},
 			Example: `- id: restore
   action: alicloud.ecs.restore_instance
   with:
@@ -360,7 +360,7 @@ func catalog() []ActionSpec {
 				Field{"exit_code", TypeInt, "the script's exit code"},
 				Field{"output", TypeString, "the decoded output, at most 16 KiB"},
 			),
-			Permissions: []string{"ecs:RunCommand", "ecs:DescribeInvocationResults"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:RunCommand", "ecs:DescribeInvocationResults"},
 			Example: `- id: kill
   action: alicloud.ecs.run_command
   with:
@@ -402,7 +402,7 @@ func catalog() []ActionSpec {
 				Field{"ip", TypeString, "the unblocked address"},
 				Field{"direction", TypeString, "in or out"},
 			),
-			Permissions: []string{"yundun-cloudfirewall:DescribeAddressBook", "yundun-cloudfirewall:ModifyAddressBook"},
+			Permissions: []string{"yundun-cloudfirewall:DescribeAddressBook", "yundun-cloudfirewall:ModifyAddressBook", "yundun-cloudfirewall:DeleteAddressBook", "yundun-cloudfirewall:DescribeControlPolicy", "yundun-cloudfirewall:DeleteControlPolicy"},
 			Example: `- id: unblock
   action: alicloud.cloudfw.unblock_ip
   with: { ip: 198.51.100.23, direction: out }`,

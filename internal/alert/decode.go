@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of [DecodeOptions].
@@ -113,7 +114,10 @@ func DecodeAll(subject string, data []byte, opts DecodeOptions) ([]Alert, error)
 	if !ok {
 		return nil, decodeErr(ReasonNotObject, "the payload is %s, want a JSON object", kindOf(v))
 	}
-	dc := &decodeContext{opts: opts, payload: top}
+	// Valid UTF-8 re-encodes at most twice as large (only U+2028 and U+2029
+	// gain escapes, 3 bytes to 6), so a payload within half of MaxRawBytes
+	// needs no size check for Raw.
+	dc := &decodeContext{opts: opts, payload: top, rawFits: 2*len(data) <= opts.MaxRawBytes && utf8.Valid(data)}
 	dc.source, dc.typeToken = subjectTokens(subject)
 
 	body := object{m: top}
@@ -174,6 +178,8 @@ type decodeContext struct {
 	payload map[string]any
 	// page is set while decoding the events of a multi-alert payload.
 	page bool
+	// rawFits says the whole payload is known to fit in MaxRawBytes.
+	rawFits bool
 }
 
 // vendorDecoder normalizes one vendor format. It fills the fields it knows;
@@ -243,6 +249,9 @@ func sourceName(token string) string {
 // raw returns v for Alert.Raw, or a summary of it when its canonical JSON
 // is larger than MaxRawBytes.
 func (dc *decodeContext) raw(v any) any {
+	if dc.rawFits {
+		return v
+	}
 	enc := canonicalJSON(v)
 	if len(enc) <= dc.opts.MaxRawBytes {
 		return v

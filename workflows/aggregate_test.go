@@ -188,3 +188,32 @@ func TestContinueAsNew_BoundedSeenSet(t *testing.T) {
 		t.Errorf("carried alert_count = %v, want 10", c)
 	}
 }
+
+func TestContinueAsNew_InsideAWaitStep(t *testing.T) {
+	h1 := newHarness(t)
+	start := h1.env.Now()
+	in := testInput(
+		playbook.Step{ID: "pause", Kind: playbook.KindWait, Wait: time.Hour},
+		playbook.Step{ID: "page", Kind: playbook.KindAction, Action: activities.NotifyWebhook, With: map[string]any{"channel": "c", "text": "t"}},
+	)
+	in.Limits.MaxUpdates = 2
+	h1.updateAt(10*time.Minute, UpdateAlert, repeatAlert("alert-2"))
+	h1.updateAt(20*time.Minute, UpdateAlert, repeatAlert("alert-3"))
+	h1.env.ExecuteWorkflow(IncidentWorkflow, in)
+	next := continuedInput(t, h1.env.GetWorkflowError())
+	if got := len(h1.callsOf()); got != 0 {
+		t.Fatalf("run 1 calls = %d, want 0 (continued inside the wait)", got)
+	}
+
+	h2 := newHarness(t)
+	h2.env.SetStartTime(h1.env.Now())
+	h2.run(next)
+	r := h2.result()
+	calls := h2.callsOf(activities.NotifyWebhook)
+	if len(calls) != 1 || calls[0].At.Sub(start) != time.Hour {
+		t.Errorf("run 2 page calls = %+v, want one at start+1h (the carried wait)", calls)
+	}
+	if r.AlertCount != 3 || stepByID(t, r.Status, "pause").Status != "succeeded" {
+		t.Errorf("final = %d alerts, pause %s; want 3 and succeeded", r.AlertCount, stepByID(t, r.Status, "pause").Status)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,19 +227,13 @@ func asString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// mergeNames returns a followed by the names of b it lacks.
+// mergeNames returns a followed by the names of b it lacks. It never
+// modifies a's backing array.
 func mergeNames(a, b []string) []string {
 	out := a
 	for _, n := range b {
-		found := false
-		for _, m := range out {
-			if m == n {
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out[:len(out):len(out)], n)
+		if !slices.Contains(out, n) {
+			out = append(slices.Clip(out), n)
 		}
 	}
 	return out

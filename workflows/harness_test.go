@@ -56,6 +56,7 @@ type harness struct {
 	mu       sync.Mutex
 	calls    []call
 	events   []activities.IncidentEvent
+	evals    []activities.EvalRequest
 	behave   map[string]behaviour
 	budget   func(activities.BudgetRequest) (activities.BudgetResult, error)
 	eventErr error
@@ -78,7 +79,13 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("expr.NewEnv: %v", err)
 	}
-	h.env.RegisterActivityWithOptions(expr.NewEvaluator(env).Eval, activity.RegisterOptions{Name: activities.ExprEval})
+	ev := expr.NewEvaluator(env)
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, req activities.EvalRequest) (activities.EvalResult, error) {
+		h.mu.Lock()
+		h.evals = append(h.evals, req)
+		h.mu.Unlock()
+		return ev.Eval(ctx, req)
+	}, activity.RegisterOptions{Name: activities.ExprEval})
 	for _, name := range activities.Names() {
 		h.env.RegisterActivityWithOptions(h.stub(name), activity.RegisterOptions{Name: name})
 	}

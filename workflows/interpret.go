@@ -777,8 +777,8 @@ func (s *incident) passNeeds(ctx workflow.Context, st *playbook.Step, sr *stepRu
 // execAction runs the action activity: the rendered `with` plus meta.
 func (s *incident) execAction(ctx workflow.Context, st *playbook.Step, sr *stepRun, u *unitRun) (map[string]any, error) {
 	input := make(map[string]any, len(u.Params)+1)
-	for k, v := range u.Params { // copying a map is order-independent
-		input[k] = v
+	for _, k := range workflow.DeterministicKeys(u.Params) {
+		input[k] = u.Params[k]
 	}
 	input["meta"] = activities.Meta{
 		Incident: s.id, Playbook: s.pb.Name, Step: u.Key, DryRun: s.dryRun, Hops: s.in.Hops,

@@ -50,7 +50,7 @@ type behaviour func(c call) (map[string]any, error)
 // publisher and the budget registered as recording stubs, and the real
 // internal/expr evaluator as ExprEval.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	env *testsuite.TestWorkflowEnvironment
 
 	mu       sync.Mutex
@@ -67,7 +67,7 @@ type harness struct {
 	cond                                          *sync.Cond
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(testLogger(t))
@@ -379,14 +379,14 @@ var errBoom = errors.New("boom")
 var verbose = flag.Bool("wflog", false, "log the workflow test environment's output")
 
 // testLogger discards the test environment's chatter unless -wflog.
-func testLogger(t *testing.T) log.Logger {
+func testLogger(t testing.TB) log.Logger {
 	if *verbose {
 		return log.NewStructuredLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
 	return log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

@@ -13,7 +13,6 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/server/temporal"
 )
 
 // Defaults of soar dev (DESIGN §9). The CLI passes them as flag defaults;
@@ -77,7 +76,7 @@ type Stack struct {
 
 	nats     *natsserver.Server
 	natsURL  string
-	temporal temporal.Server
+	temporal *temporalServer
 	frontend endpoint // dial address
 	ui       *uiServer
 
@@ -196,7 +195,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	phase("temporal prepare")
-	if err := srv.Start(); err != nil {
+	if err := srv.start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	s.temporal = srv
@@ -285,7 +284,7 @@ func (s *Stack) stop(ctx context.Context) error {
 	temporalStopped := true
 	if s.temporal != nil {
 		done := make(chan error, 1)
-		go func() { done <- s.temporal.Stop() }()
+		go func() { done <- s.temporal.stop() }()
 		select {
 		case err := <-done:
 			if err != nil {

@@ -448,6 +448,28 @@ func TestStartRejectsBusyAddress(t *testing.T) {
 	}
 }
 
+// TestTemporalPortTakenAfterCheck covers the race Start's address check
+// cannot close: the port is taken between the check and the server's bind.
+// The server panics then; newTemporalServer must return an error instead.
+func TestTemporalPortTakenAfterCheck(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	_, err = newTemporalServer(temporalConfig{
+		frontend:  endpoint{host: "127.0.0.1", port: port},
+		namespace: DefaultNamespace,
+		retention: DefaultRetention,
+		logger:    slog.New(slog.DiscardHandler),
+	})
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("newTemporalServer() on a taken port error = %v, want one saying \"address already in use\"", err)
+	}
+	t.Logf("newTemporalServer() on a taken port: %v", err)
+}
+
 func TestOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -57,9 +59,11 @@ func componentLogger(logger *slog.Logger, min slog.Leveler, component string) *s
 
 // temporalLogger adapts *slog.Logger to the Temporal server's log.Logger.
 // Panic, DPanic and Fatal log at error level and return: the server must not
-// exit or panic the whole soar process through its logger.
+// exit or panic the whole soar process through its logger. Fatal and Panic
+// messages are also kept in fatal, to explain a failure that follows.
 type temporalLogger struct {
-	l *slog.Logger
+	l     *slog.Logger
+	fatal *fatalRecorder
 }
 
 var (
@@ -73,12 +77,20 @@ func (t temporalLogger) Info(msg string, tags ...tag.Tag)   { t.log(slog.LevelIn
 func (t temporalLogger) Warn(msg string, tags ...tag.Tag)   { t.log(slog.LevelWarn, msg, tags) }
 func (t temporalLogger) Error(msg string, tags ...tag.Tag)  { t.log(slog.LevelError, msg, tags) }
 func (t temporalLogger) DPanic(msg string, tags ...tag.Tag) { t.log(slog.LevelError, msg, tags) }
-func (t temporalLogger) Panic(msg string, tags ...tag.Tag)  { t.log(slog.LevelError, msg, tags) }
-func (t temporalLogger) Fatal(msg string, tags ...tag.Tag)  { t.log(slog.LevelError, msg, tags) }
+
+func (t temporalLogger) Panic(msg string, tags ...tag.Tag) {
+	t.fatal.record(msg, tags)
+	t.log(slog.LevelError, msg, tags)
+}
+
+func (t temporalLogger) Fatal(msg string, tags ...tag.Tag) {
+	t.fatal.record(msg, tags)
+	t.log(slog.LevelError, msg, tags)
+}
 
 // With returns a logger with tags prepended to every record.
 func (t temporalLogger) With(tags ...tag.Tag) tlog.Logger {
-	return temporalLogger{l: slog.New(t.l.Handler().WithAttrs(tagAttrs(tags)))}
+	return temporalLogger{l: slog.New(t.l.Handler().WithAttrs(tagAttrs(tags))), fatal: t.fatal}
 }
 
 // SLog exposes the underlying logger: the server's own slog bridge
@@ -99,6 +111,36 @@ func tagAttrs(tags []tag.Tag) []slog.Attr {
 		attrs = append(attrs, slog.Any(tg.Key(), tg.Value()))
 	}
 	return attrs
+}
+
+// fatalRecorder keeps the first Fatal or Panic message the Temporal server
+// logged, with its tags.
+type fatalRecorder struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (f *fatalRecorder) record(msg string, tags []tag.Tag) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.msg != "" {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(msg)
+	for _, tg := range tags {
+		fmt.Fprintf(&b, " %s=%v", tg.Key(), tg.Value())
+	}
+	f.msg = b.String()
+}
+
+func (f *fatalRecorder) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.msg
 }
 
 // natsLogger adapts *slog.Logger to nats-server's Logger. Fatalf logs at

@@ -44,7 +44,7 @@ type temporalConfig struct {
 // static hosts, one history shard, SQLite for persistence and visibility.
 // It creates the database schema when the file is new and pre-creates the
 // namespace with soar's search attributes.
-func newTemporalServer(tc temporalConfig) (temporal.Server, error) {
+func newTemporalServer(tc temporalConfig) (*temporalServer, error) {
 	sqlConf, err := prepareSQLite(tc)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,8 @@ func newTemporalServer(tc temporalConfig) (temporal.Server, error) {
 		hosts[svc] = static.SingleLocalHost(endpoint{host: host, port: port}.String())
 	}
 
-	logger := temporalLogger{l: tc.logger}
+	fatal := &fatalRecorder{}
+	logger := temporalLogger{l: tc.logger, fatal: fatal}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("create temporal authorizer: %w", err)
@@ -126,24 +127,55 @@ func newTemporalServer(tc temporalConfig) (temporal.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporal claim mapper: %w", err)
 	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(&conf),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
-		temporal.WithChainedFrontendGrpcInterceptors(stampPrincipal),
-	)
+	ts := &temporalServer{fatal: fatal}
+	err = callServer(fatal, func() error {
+		var err error
+		ts.srv, err = temporal.NewServer(
+			temporal.WithConfig(&conf),
+			temporal.ForServices(temporal.DefaultServices),
+			temporal.WithStaticHosts(hosts),
+			temporal.WithLogger(logger),
+			temporal.WithAuthorizer(authorizer),
+			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+			temporal.WithDynamicConfigClient(dynamicConfig()),
+			temporal.WithChainedFrontendGrpcInterceptors(stampPrincipal),
+		)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create temporal server: %w", err)
 	}
-	return srv, nil
+	return ts, nil
+}
+
+// temporalServer is a Temporal server whose panics become errors.
+type temporalServer struct {
+	srv   temporal.Server
+	fatal *fatalRecorder
+}
+
+func (t *temporalServer) start() error { return callServer(t.fatal, t.srv.Start) }
+func (t *temporalServer) stop() error  { return callServer(t.fatal, t.srv.Stop) }
+
+// callServer runs f and turns a panic into an error. The server logs Fatal
+// and carries on, expecting the logger to have exited; with ours it then
+// dereferences what failed, e.g. a nil listener when a port was taken after
+// Start checked it. The error carries the fatal message.
+func callServer(fatal *fatalRecorder, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if cause := fatal.String(); cause != "" {
+				err = fmt.Errorf("%s (then panicked: %v)", cause, r)
+			} else {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}
+	}()
+	return f()
 }
 
 // dynamicConfig is the CLI dev server's dynamic config, minus its
-// standalone-activity flags, which soar does not use.
+// standalone-activity flags, which soar does not use, plus no version check.
 func dynamicConfig() dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
 		// A small mutable-state cache suits one process with few workflows.
@@ -156,6 +188,9 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// Bypassing those caches costs persistence reads: raise the limits.
 		dynamicconfig.FrontendPersistenceMaxQPS.Key(): 10000,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key():  45000,
+		// No periodic call to Temporal's version-check service from a
+		// developer's machine (TEMPORAL_VERSION_CHECK_DISABLED does the same).
+		dynamicconfig.EnableServerVersionCheck.Key(): false,
 	}
 }
 

@@ -169,17 +169,19 @@ func (s *incident) waitClose(ctx workflow.Context) error {
 				return nil
 			}
 		}
-		gen := s.gen
-		cond := func() bool { return s.gen != gen || canContinue() }
 		var err error
 		if idle {
+			// Alerts only move the end later: the timer is not re-armed on
+			// each one (two history events each); when it fires early the
+			// loop re-arms it for the rest.
 			d := end.Sub(workflow.Now(ctx))
 			_, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 				Timeout:      d,
 				TimerOptions: workflow.TimerOptions{Summary: "dedup window: close " + shortDuration(d) + " after the last alert"},
-			}, cond)
+			}, canContinue)
 		} else {
-			err = workflow.Await(ctx, cond)
+			gen := s.gen
+			err = workflow.Await(ctx, func() bool { return s.gen != gen || canContinue() })
 		}
 		if err != nil {
 			return err

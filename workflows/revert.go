@@ -39,8 +39,11 @@ func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec a
 
 // watchRevert starts the durable auto-revert timer of a. The goroutine
 // runs on the incident's root context so that a failing parallel sibling
-// never cancels it. It re-arms when the revert is extended and stops when
-// it is kept, reverted on request, or rolled back.
+// never cancels it. It stops at once when the revert is kept, reverted on
+// request or rolled back. Extensions only ever move the due time later, so
+// the timer is not re-armed on each one (each re-arm costs two history
+// events, and extend_on_alert extends on every alert): when it fires
+// early it re-arms for the rest.
 func (s *incident) watchRevert(a *applied) {
 	workflow.Go(s.root, func(ctx workflow.Context) {
 		for a.Status == RevertScheduled {
@@ -50,11 +53,10 @@ func (s *incident) watchRevert(a *applied) {
 				_ = s.runInverse(ctx, a) // recorded in a
 				return
 			}
-			gen := a.gen
 			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 				Timeout:      d,
 				TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("auto-revert %s%s in %s", a.Action, targetSuffix(a.Target), shortDuration(d))},
-			}, func() bool { return a.gen != gen || a.Status != RevertScheduled })
+			}, func() bool { return a.Status != RevertScheduled })
 			if err != nil {
 				return // cancelled: the main loop rolls back if configured
 			}
@@ -84,19 +86,16 @@ func (s *incident) runInverse(ctx workflow.Context, a *applied) error {
 	if err != nil {
 		if isCancel(ctx, err) {
 			a.Status = RevertApplied
-			a.gen++
 			s.touch(ctx)
 			return err
 		}
 		a.Status, a.Error = RevertFailed, errMessage(err)
-		a.gen++
 		s.publish(eventStepFailed, a.Step, map[string]any{"key": a.Key, "revert": true, "action": a.Inverse, "error": a.Error})
 		s.logger.Warn("revert failed", "incident", s.id, "step", a.Key, "action", a.Inverse, "error", a.Error)
 		s.touch(ctx)
 		return fmt.Errorf("revert %s with %s: %s", a.Key, a.Inverse, a.Error)
 	}
 	a.Status, a.Error, a.InverseOutput, a.RevertedAt = RevertReverted, "", out, workflow.Now(ctx)
-	a.gen++
 	s.markReverted(a)
 	s.publish(eventReverted, a.Step, map[string]any{"key": a.Key, "action": a.Inverse, "target": a.Target})
 	s.touch(ctx)
@@ -160,7 +159,6 @@ func (s *incident) rollback(ctx workflow.Context) {
 			continue
 		}
 		a.Status = RevertReverting
-		a.gen++
 		if err := s.runInverse(dctx, a); err != nil {
 			errs = append(errs, err)
 		}
@@ -265,7 +263,6 @@ func (s *incident) revertNow(ctx workflow.Context, req StepRequest) (RevertResul
 	s.logger.Info("revert requested", "incident", s.id, "step", req.Step, "by", req.By)
 	for _, a := range live {
 		a.Status = RevertReverting
-		a.gen++
 		workflow.Go(s.root, func(gctx workflow.Context) { _ = s.runInverse(gctx, a) })
 	}
 	s.touch(ctx)
@@ -321,7 +318,6 @@ func (s *incident) extend(ctx workflow.Context, req ExtendRequest) (RevertResult
 	s.updates++
 	for _, a := range live {
 		a.At = a.At.Add(d)
-		a.gen++
 	}
 	s.logger.Info("revert extended", "incident", s.id, "step", req.Step, "by", req.By, "user", req.User)
 	s.touch(ctx)
@@ -348,7 +344,6 @@ func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, er
 	s.updates++
 	for _, a := range live {
 		a.Status = RevertKept
-		a.gen++
 	}
 	s.logger.Info("revert cancelled (keep)", "incident", s.id, "step", req.Step, "by", req.By)
 	s.touch(ctx)
@@ -364,7 +359,6 @@ func (s *incident) extendOnAlert() {
 		}
 		if at := s.Info.LastSeen.Add(a.RevertAfter); at.After(a.At) {
 			a.At = at
-			a.gen++
 		}
 	}
 }

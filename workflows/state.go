@@ -158,8 +158,6 @@ type applied struct {
 	// InverseOutput is the inverse action's output once reverted.
 	InverseOutput map[string]any `json:"inverse_output,omitempty"`
 	RevertedAt    time.Time      `json:"reverted_at,omitzero"`
-	// gen changes whenever At or Status changes, waking its timer.
-	gen int
 }
 
 // incident is one run of the Incident workflow: the input, the carried

@@ -44,11 +44,14 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func commands() map[string]command {
 	return map[string]command{
-		"version":  {"print the version", runVersion},
-		"actions":  {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
-		"validate": {"check playbooks and print every problem with file:line:col", runValidate},
-		"sandbox":  {"run the sandbox cloud: an Alibaba Cloud API emulator for trying playbooks", runSandbox},
-		"test":     {"run playbook tests (*.test.yaml) offline, with time skipping", runTest},
+		"version":   {"print the version", runVersion},
+		"actions":   {"list the actions playbooks can use, with parameters and RAM permissions", runActions},
+		"validate":  {"check playbooks and print every problem with file:line:col", runValidate},
+		"sandbox":   {"run the sandbox cloud: an Alibaba Cloud API emulator for trying playbooks", runSandbox},
+		"test":      {"run playbook tests (*.test.yaml) offline, with time skipping", runTest},
+		"ingest":    {"consume alerts from NATS JetStream and open or join incidents (UpdateWithStart)", runIngest},
+		"publish":   {"publish an alert or a built-in sample to NATS JetStream (--sample NAME)", runPublish},
+		"normalize": {"print the normalized alert CEL sees, or why it would be dead-lettered", runNormalize},
 	}
 }
 

@@ -26,6 +26,11 @@ func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec a
 		return
 	case s.dryRun:
 		a.Status, a.At = RevertPlanned, now.Add(st.RevertAfter)
+	case !outputChanged(u.Output):
+		// The target already was in this state (another incident blocked the
+		// IP, an operator had stopped the instance): soar undoes only what it
+		// changed, so neither the timer nor a rollback touches it.
+		a.Status = RevertUnchanged
 	case st.RevertAfter > 0:
 		a.Status, a.At = RevertScheduled, now.Add(st.RevertAfter)
 	default:
@@ -35,6 +40,13 @@ func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec a
 	if a.Status == RevertScheduled {
 		s.watchRevert(a)
 	}
+}
+
+// outputChanged reports whether an action's output says it changed the
+// target. Only an explicit "changed": false counts as unchanged.
+func outputChanged(out map[string]any) bool {
+	changed, ok := out["changed"].(bool)
+	return !ok || changed
 }
 
 // watchRevert starts the durable auto-revert timer of a. The goroutine
@@ -230,6 +242,8 @@ func filterStatus(key string, targets []*applied, statuses ...string) ([]*applie
 		return nil, fmt.Errorf("step %q is already reverted", key)
 	case all(RevertPlanned):
 		return nil, fmt.Errorf("step %q ran in dry-run: nothing was applied", key)
+	case all(RevertUnchanged):
+		return nil, fmt.Errorf("step %q changed nothing (the target already was in that state), so soar has nothing to undo", key)
 	}
 	states := make([]string, len(targets))
 	for i, a := range targets {

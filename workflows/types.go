@@ -263,6 +263,9 @@ const (
 	RevertKept      = "kept"
 	RevertFailed    = "failed"
 	RevertPlanned   = "planned"
+	// RevertUnchanged: the action found the target already in the wanted
+	// state (output changed: false); soar never undoes what it did not do.
+	RevertUnchanged = "unchanged"
 )
 
 // Result is the outcome of an Incident run: its final status. A failed

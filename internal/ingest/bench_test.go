@@ -45,8 +45,8 @@ func benchPlaybooks(n int) []*playbook.Playbook {
 }
 
 // linearMatch is the baseline: every pattern of every playbook is compared
-// with the subject (without allocating), then trigger.when is evaluated on
-// the candidates, as the index does.
+// with the subject (without allocating), then trigger.when and dedup.key
+// are evaluated on the candidates, as the index does.
 func linearMatch(ctx context.Context, entries []*entry, subject string, a *alert.Alert, now time.Time) int {
 	matched := 0
 	act := expr.Activation{Alert: a, Now: now}
@@ -62,7 +62,9 @@ func linearMatch(ctx context.Context, entries []*entry, subject string, a *alert
 			continue
 		}
 		if ok, err := e.when.EvalBool(ctx, act); err == nil && ok {
-			matched++
+			if _, err := e.key.EvalString(ctx, act); err == nil {
+				matched++
+			}
 		}
 	}
 	return matched
@@ -117,6 +119,27 @@ func BenchmarkMatch(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			m.Match(ctx, s.Subject, &a, now)
+		}
+	})
+	// The subject lookup alone, without CEL.
+	b.Run("subjects-only/index", func(b *testing.B) {
+		ix := m.idx.Load()
+		for b.Loop() {
+			ix.candidates(s.Subject)
+		}
+	})
+	b.Run("subjects-only/linear-scan", func(b *testing.B) {
+		entries := m.idx.Load().entries
+		for b.Loop() {
+			n := 0
+			for _, e := range entries {
+				for _, p := range e.pb.Trigger.Subjects {
+					if matchNoAlloc(p, s.Subject) {
+						n++
+						break
+					}
+				}
+			}
 		}
 	})
 	b.Run("linear-scan", func(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -100,15 +101,31 @@ func (s *TemporalStarter) StartOptions(d Delivery) client.StartWorkflowOptions {
 	}
 }
 
-// Input is the workflow input of the incident d would open.
+// Input is the workflow input of the incident d would open: the approver
+// groups of [ApproversFor] plus the default group (the first in name
+// order), which approves policy gates naming no approvers (protected
+// instances, budgets), and the linkage hop count of the alert
+// (Labels[HopsLabel], from the Soar-Hops header).
 func (s *TemporalStarter) Input(d Delivery) workflows.IncidentInput {
+	approvers := ApproversFor(d.Playbook, s.opts.Policy, s.opts.Approvers)
+	var defaults []string
+	if def := defaultGroup(s.opts.Approvers); def != "" {
+		defaults = []string{def}
+		if approvers == nil {
+			approvers = map[string][]string{}
+		}
+		approvers[def] = append([]string(nil), s.opts.Approvers[def]...)
+	}
+	hops, _ := strconv.Atoi(d.Alert.Labels[HopsLabel])
 	return workflows.IncidentInput{
-		IncidentID: d.WorkflowID,
-		Playbook:   *d.Playbook,
-		Approvers:  ApproversFor(d.Playbook, s.opts.Policy, s.opts.Approvers),
-		Policy:     s.opts.Policy,
-		Alert:      d.Alert,
-		DedupKey:   d.DedupKey,
+		IncidentID:       d.WorkflowID,
+		Playbook:         *d.Playbook,
+		Approvers:        approvers,
+		Policy:           s.opts.Policy,
+		Alert:            d.Alert,
+		DedupKey:         d.DedupKey,
+		DefaultApprovers: defaults,
+		Hops:             max(hops, 0),
 	}
 }
 

@@ -169,10 +169,17 @@ func TestTemporalStarter_StartOptionsAndInput(t *testing.T) {
 		t.Errorf("SoarSeverity = %d, want 5", got)
 	}
 
+	d.Alert.Labels = map[string]string{HopsLabel: "2"}
 	in := st.Input(d)
-	want := map[string][]string{"secops": {"analyst"}, "sre": {"bob", "carol"}, "audit": {"dave"}} // audit: the budget's default group
+	want := map[string][]string{"secops": {"analyst"}, "sre": {"bob", "carol"}, "audit": {"dave"}} // audit: the default group
 	if diff := cmp.Diff(want, in.Approvers); diff != "" {
 		t.Errorf("Approvers (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"audit"}, in.DefaultApprovers); diff != "" {
+		t.Errorf("DefaultApprovers (-want +got):\n%s", diff)
+	}
+	if in.Hops != 2 {
+		t.Errorf("Hops = %d, want 2 (from the %s label)", in.Hops, HopsLabel)
 	}
 	if in.IncidentID != d.WorkflowID || in.DedupKey != "203.0.113.7" || in.Playbook.Name != "waf-sqli" || in.Alert.ID != a.ID {
 		t.Errorf("Input = {%s %s %s %s}", in.IncidentID, in.DedupKey, in.Playbook.Name, in.Alert.ID)

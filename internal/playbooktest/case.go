@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/expr"
 	"github.com/opensoar/soar/internal/guard"
+	"github.com/opensoar/soar/internal/ingest"
 	"github.com/opensoar/soar/internal/playbook"
 	"github.com/opensoar/soar/workflows"
 )
@@ -34,7 +36,9 @@ type sentAlert struct {
 	a       alert.Alert
 	subject string
 	hops    int
-	key     string
+	// d is the delivery ingest makes of the alert (workflow ID, update ID,
+	// dedup key).
+	d ingest.Delivery
 	// why says why the alert does not reach the incident; "" when it does.
 	why string
 }
@@ -151,14 +155,15 @@ func (r *caseRun) run(ctx context.Context) (workflows.Result, bool) {
 	r.rec = newRecorder(r.env, r.start, r.c.mocks)
 	r.rec.register()
 
+	approvers, defaults := r.approvers(cfg)
 	in := workflows.IncidentInput{
-		IncidentID:       r.incidentID(first),
+		IncidentID:       first.d.WorkflowID,
 		Playbook:         r.pb,
-		Approvers:        cfg.Approvers,
+		Approvers:        approvers,
 		Policy:           cfg.Guardrails,
 		Alert:            first.a,
-		DedupKey:         first.key,
-		DefaultApprovers: r.c.config.defaultApprovers,
+		DedupKey:         first.d.DedupKey,
+		DefaultApprovers: defaults,
 		Hops:             first.hops,
 	}
 	r.note(0, -1, "alert", "alert %s (%s) opens incident %s", first.a.ID, describeAlert(first.a), in.IncidentID)
@@ -191,12 +196,28 @@ func suffixIf(s, sep string) string {
 	return sep + s
 }
 
-// incidentID is the workflow ID ingest would use.
-func (r *caseRun) incidentID(first sentAlert) string {
-	if r.pb.Dedup != nil && first.key != "" {
-		return workflows.IncidentID(r.pb.Name, first.key)
+// approvers resolves the approver groups as ingest does (the groups the
+// playbook's approvals and the policy's rules and budgets name), plus the
+// default approvers of policy gates that name none (protected instances):
+// the case's default_approvers, else the first group in name order, as
+// the IncidentInput contract says.
+func (r *caseRun) approvers(cfg config.Config) (map[string][]string, []string) {
+	groups := ingest.ApproversFor(&r.pb, cfg.Guardrails, cfg.Approvers)
+	defaults := r.c.config.defaultApprovers
+	if defaults == nil {
+		if names := sortedKeys(cfg.Approvers); len(names) > 0 {
+			defaults = names[:1]
+		}
 	}
-	return workflows.IncidentID(r.pb.Name, first.a.ID)
+	for _, n := range defaults {
+		if users, ok := cfg.Approvers[n]; ok {
+			if groups == nil {
+				groups = map[string][]string{}
+			}
+			groups[n] = users
+		}
+	}
+	return groups, defaults
 }
 
 // config applies the case's overrides to the base config.
@@ -254,21 +275,20 @@ func (r *caseRun) resolveAlerts(ctx context.Context) ([]sentAlert, bool) {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b sentAlert) int { return cmp.Compare(a.at, b.at) })
-	firstKey := ""
 	for i := range out {
 		s := &out[i]
-		s.key, s.why = r.trig.match(ctx, s.subject, &s.a, r.start.Add(s.at))
+		s.d, s.why = r.trig.match(ctx, s.subject, &s.a, r.start.Add(s.at))
 		if i == 0 {
-			firstKey = s.key
 			continue
 		}
+		first := out[0].d
 		switch {
 		case s.why != "":
 			s.why = "not delivered to the incident: " + s.why
-		case r.pb.Dedup == nil:
+		case s.d.WorkflowID != first.WorkflowID && r.pb.Dedup == nil:
 			s.why = "opens an incident of its own (the playbook has no dedup), not part of this case"
-		case s.key != firstKey:
-			s.why = fmt.Sprintf("opens another incident: its dedup key %q differs from %q", s.key, firstKey)
+		case s.d.WorkflowID != first.WorkflowID:
+			s.why = fmt.Sprintf("opens another incident, %s: its dedup key %q differs from %q", s.d.WorkflowID, s.d.DedupKey, first.DedupKey)
 		}
 	}
 	return out, true
@@ -290,6 +310,7 @@ func (r *caseRun) resolve(in *alertIn, i int) (sentAlert, bool) {
 		if s.subject == "" {
 			s.subject = envelopeSubject(&s.a)
 		}
+
 	default:
 		subject, payload := in.subject, in.payload
 		if in.sample != "" {
@@ -309,6 +330,14 @@ func (r *caseRun) resolve(in *alertIn, i int) (sentAlert, bool) {
 			return s, false
 		}
 		s.a, s.subject = a, subject
+	}
+	if in.hops > 0 {
+		// As ingest copies the Soar-Hops header of a linkage alert.
+		s.a.Labels = cloneMap(s.a.Labels)
+		if s.a.Labels == nil {
+			s.a.Labels = map[string]string{}
+		}
+		s.a.Labels[ingest.HopsLabel] = strconv.Itoa(in.hops)
 	}
 	return s, true
 }
@@ -353,7 +382,7 @@ func (r *caseRun) schedule(later []sentAlert, first sentAlert) {
 		r.env.RegisterDelayedCallback(func() {
 			r.markFired(key)
 			seq := float64(r.rec.lastSeq()) + 0.5
-			r.env.UpdateWorkflow(workflows.UpdateAlert, s.a.ID, &testsuite.TestUpdateCallback{
+			r.env.UpdateWorkflow(workflows.UpdateAlert, s.d.UpdateID, &testsuite.TestUpdateCallback{
 				OnAccept: func() {},
 				OnReject: func(err error) {
 					r.note(s.at, seq, "alert", "alert %s refused: %v", s.a.ID, err)

@@ -169,7 +169,11 @@ func RunFile(ctx context.Context, path string, opts Options) (FileResult, error)
 	if res.Diagnostics.HasErrors() {
 		return res, res.Diagnostics
 	}
-	prog, err := compileTrigger(opts.Env, pb)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	prog, err := compileTrigger(opts.Env, pb, logger)
 	if err != nil {
 		return res, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/expr"
 	"github.com/opensoar/soar/internal/playbook"
 )
@@ -272,4 +273,36 @@ func BenchmarkRunFile(b *testing.B) {
 		cases = len(res.Cases)
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*cases)/1000, "ms/case")
+}
+
+func TestApproversResolution(t *testing.T) {
+	cfg := config.Default()
+	cfg.Approvers = map[string][]string{"secops": {"analyst"}, "admins": {"root"}, "dba": {"dana"}}
+	withGate := playbook.Playbook{Name: "p", Steps: []playbook.Step{{ID: "s", Kind: playbook.KindApproval, Approval: &playbook.Approval{Approvers: []string{"dba"}}}}}
+	tests := []struct {
+		name         string
+		pb           playbook.Playbook
+		defaults     []string
+		wantGroups   map[string][]string
+		wantDefaults []string
+	}{
+		{"no approvals: the first group approves policy gates", playbook.Playbook{Name: "p"}, nil,
+			map[string][]string{"admins": {"root"}}, []string{"admins"}},
+		{"the playbook's groups plus the default", withGate, nil,
+			map[string][]string{"admins": {"root"}, "dba": {"dana"}}, []string{"admins"}},
+		{"default_approvers from the case", withGate, []string{"secops"},
+			map[string][]string{"secops": {"analyst"}, "dba": {"dana"}}, []string{"secops"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &caseRun{pb: tt.pb, c: &testCase{config: caseConfig{defaultApprovers: tt.defaults}}}
+			groups, defaults := r.approvers(cfg)
+			if diff := cmp.Diff(tt.wantGroups, groups); diff != "" {
+				t.Errorf("groups mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantDefaults, defaults); diff != "" {
+				t.Errorf("defaults mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -2,63 +2,66 @@ package playbooktest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/opensoar/soar/internal/alert"
 	"github.com/opensoar/soar/internal/expr"
+	"github.com/opensoar/soar/internal/ingest"
 	"github.com/opensoar/soar/internal/playbook"
 )
 
-// trigger is a playbook's compiled trigger.when and dedup.key: what the
-// ingestor evaluates before an alert reaches an incident.
+// trigger decides, as the ingestor does, whether an alert reaches the
+// playbook: internal/ingest's Matcher over the playbook alone (indexed as
+// enabled, so that a disabled playbook can be tested before it is turned
+// on), plus its compiled trigger.when to say why an alert does not match.
 type trigger struct {
-	pb   *playbook.Playbook
-	when *expr.Program
-	key  *expr.Program
+	pb      *playbook.Playbook
+	matcher *ingest.Matcher
+	when    *expr.Program
 }
 
-func compileTrigger(env *expr.Env, pb *playbook.Playbook) (*trigger, error) {
-	t := &trigger{pb: pb}
-	var err error
+func compileTrigger(env *expr.Env, pb *playbook.Playbook, log *slog.Logger) (*trigger, error) {
+	enabled := *pb
+	enabled.Enabled = true
+	m, errs := ingest.NewMatcher(env, []*playbook.Playbook{&enabled}, log, nil)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("index the trigger of %s: %w", pb.Name, err)
+	}
+	t := &trigger{pb: pb, matcher: m}
 	if pb.Trigger.When != "" {
+		var err error
 		if t.when, err = env.CompileBool(pb.Trigger.When, expr.TriggerScope()); err != nil {
 			return nil, fmt.Errorf("compile trigger.when of %s: %w", pb.Name, err)
-		}
-	}
-	if pb.Dedup != nil && pb.Dedup.Key != "" {
-		if t.key, err = env.CompileString(pb.Dedup.Key, expr.TriggerScope()); err != nil {
-			return nil, fmt.Errorf("compile dedup.key of %s: %w", pb.Name, err)
 		}
 	}
 	return t, nil
 }
 
-// match says why an alert on subject does not start (or reach) the
-// playbook's incident, or "" when it does, and returns its dedup key.
-func (t *trigger) match(ctx context.Context, subject string, a *alert.Alert, now time.Time) (key, why string) {
-	if !matchesAny(t.pb.Trigger.Subjects, subject) {
-		return "", fmt.Sprintf("its subject %s matches none of trigger.subjects [%s]", subject, strings.Join(t.pb.Trigger.Subjects, ", "))
+// match returns the delivery ingest would make of an alert received on
+// subject, or says why the alert does not reach the playbook.
+func (t *trigger) match(ctx context.Context, subject string, a *alert.Alert, now time.Time) (ingest.Delivery, string) {
+	if ms := t.matcher.Match(ctx, subject, a, now); len(ms) > 0 {
+		d := ms[0].Delivery(*a)
+		d.Playbook = t.pb
+		return d, ""
 	}
-	act := expr.Activation{Alert: a, Now: now}
+	if !matchesAny(t.pb.Trigger.Subjects, subject) {
+		return ingest.Delivery{}, fmt.Sprintf("its subject %s matches none of trigger.subjects [%s]", subject, strings.Join(t.pb.Trigger.Subjects, ", "))
+	}
 	if t.when != nil {
-		ok, err := t.when.EvalBool(ctx, act)
+		ok, err := t.when.EvalBool(ctx, expr.Activation{Alert: a, Now: now})
 		if err != nil {
-			return "", fmt.Sprintf("trigger.when fails on it: %v", err)
+			return ingest.Delivery{}, fmt.Sprintf("trigger.when fails on it (ingest counts that as no match): %v", err)
 		}
 		if !ok {
-			return "", fmt.Sprintf("trigger.when is false for it: %s", oneLine(t.pb.Trigger.When))
+			return ingest.Delivery{}, fmt.Sprintf("trigger.when is false for it: %s", oneLine(t.pb.Trigger.When))
 		}
 	}
-	if t.key != nil {
-		k, err := t.key.EvalString(ctx, act)
-		if err != nil {
-			return "", fmt.Sprintf("dedup.key fails on it: %v", err)
-		}
-		return k, ""
-	}
-	return "", ""
+	return ingest.Delivery{}, "ingest does not deliver it to this playbook"
 }
 
 // oneLine squeezes whitespace runs (folded YAML) into single spaces.

@@ -117,6 +117,11 @@ func NewConsumer(nc *nats.Conn, opts Options) (*Consumer, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	opts = opts.withDefaults()
+	for _, p := range opts.NATS.Subjects {
+		if subjectMatch(p, opts.NATS.DLQPrefix+".reason") {
+			return nil, fmt.Errorf("ingest: dead letters (%s.<reason>) would fall inside the alert stream's subject %s and be consumed as alerts again; choose another nats.dlq_prefix", opts.NATS.DLQPrefix, p)
+		}
+	}
 	return &Consumer{nc: nc, js: js, opts: opts, log: opts.Logger}, nil
 }
 

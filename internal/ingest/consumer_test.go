@@ -414,6 +414,16 @@ func TestConsumer_SlowDeliveryIsKeptInProgress(t *testing.T) {
 	}
 }
 
+func TestNewConsumer_RefusesDeadLettersInsideTheAlertStream(t *testing.T) {
+	s := runJetStream(t)
+	n := testNATS()
+	n.DLQPrefix = "alerts.dlq"
+	_, err := NewConsumer(connect(t, s), Options{NATS: n, Starter: newFakeStarter(), Matcher: newMatcher(t)})
+	if err == nil || !strings.Contains(err.Error(), "consumed as alerts again") {
+		t.Errorf("NewConsumer with dlq_prefix alerts.dlq: %v, want a refusal", err)
+	}
+}
+
 func TestBackOff(t *testing.T) {
 	if got := backOff(30*time.Second, 10); len(got) != 6 || got[0] != 30*time.Second || got[5] != 5*time.Minute {
 		t.Errorf("backOff(30s, 10) = %v", got)

@@ -277,3 +277,22 @@ func (m *Matcher) Match(ctx context.Context, subject string, a *alert.Alert, now
 	m.metrics.observeMatch(time.Since(start))
 	return out
 }
+
+// subjectMatch reports whether a NATS subject matches pattern (* is one
+// token, a final > one or more), without allocating.
+func subjectMatch(pattern, subject string) bool {
+	for {
+		p, prest, pmore := strings.Cut(pattern, ".")
+		if p == ">" && !pmore {
+			return subject != ""
+		}
+		s, srest, smore := strings.Cut(subject, ".")
+		if p != "*" && p != s {
+			return false
+		}
+		if !pmore || !smore {
+			return pmore == smore
+		}
+		pattern, subject = prest, srest
+	}
+}

@@ -28,6 +28,17 @@ func subjectMatches(pattern, subject string) bool {
 	return len(pt) == len(st)
 }
 
+func TestSubjectMatch(t *testing.T) {
+	for _, c := range []struct{ pattern, subject string }{
+		{"alerts.>", "alerts.sas.webshell"}, {"alerts.>", "alerts"}, {"alerts.*", "alerts.sas"}, {"alerts.*", "alerts.sas.x"},
+		{"*.*.*", "a.b.c"}, {"a.b", "a.b"}, {"a.b", "a.c"}, {">", "a"}, {"a.>", "a.b.c.d"}, {"a.*.c", "a.b.c"}, {"a.*.c", "a.b"},
+	} {
+		if got, want := subjectMatch(c.pattern, c.subject), subjectMatches(c.pattern, c.subject); got != want {
+			t.Errorf("subjectMatch(%q, %q) = %v, want %v", c.pattern, c.subject, got, want)
+		}
+	}
+}
+
 func TestIndex_Candidates(t *testing.T) {
 	pbs := []*playbook.Playbook{
 		pb("all", "", "", "alerts.>"),

@@ -138,13 +138,13 @@ func (pt *pattern) match(v any, path string) []mismatch {
 	case patContains:
 		s, ok := v.(string)
 		if !ok || !strings.Contains(s, pt.text) {
-			return []mismatch{{path, "text containing " + quote(pt.text), render(v)}}
+			return []mismatch{{path, "text containing " + quote(pt.text), renderFull(v)}}
 		}
 		return nil
 	case patMatches:
 		s, ok := v.(string)
 		if !ok || !pt.re.MatchString(s) {
-			return []mismatch{{path, "text matching /" + pt.text + "/", render(v)}}
+			return []mismatch{{path, "text matching /" + pt.text + "/", renderFull(v)}}
 		}
 		return nil
 	case patMap:
@@ -172,6 +172,9 @@ func (pt *pattern) match(v any, path string) []mismatch {
 		return out
 	}
 	if !equalJSON(pt.lit, v) {
+		if _, isText := pt.lit.(string); isText {
+			return []mismatch{{path, renderFull(pt.lit), renderFull(v)}}
+		}
 		return []mismatch{{path, render(pt.lit), render(v)}}
 	}
 	return nil

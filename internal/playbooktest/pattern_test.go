@@ -1,6 +1,7 @@
 package playbooktest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -46,6 +47,8 @@ func TestPatternMatch(t *testing.T) {
 		{"absent", "{force: !absent }", map[string]any{"id": "x"}, nil},
 		{"absent fails", "{force: !absent }", map[string]any{"force": true}, []string{"force: expected nothing, got true"}},
 		{"map against a string", "{a: 1}", "x", []string{"expected {a: 1}, got x"}},
+		{"long text is shown whole", "{text: !contains approved by analyst}", map[string]any{"text": strings.Repeat("x", 70) + "\napproved by )"},
+			[]string{"text: expected text containing approved by analyst, got \"" + strings.Repeat("x", 70) + "\\napproved by )\""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,26 @@ func render(v any) string {
 	return render(jsonValue(v))
 }
 
+// maxFullText is the longest string a mismatch shows.
+const maxFullText = 1000
+
+// renderFull renders a value like render, but a string whole (up to
+// maxFullText), quoted with its newlines escaped: what a mismatch on text
+// shows, so that the author sees where it differs.
+func renderFull(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		return render(v)
+	}
+	if utf8.RuneCountInString(s) > maxFullText {
+		s = string([]rune(s)[:maxFullText]) + "…"
+	}
+	if needsQuotes(s) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 // quote renders a string bare when YAML would read it back as the same
 // string, quoted otherwise; long strings are cut.
 func quote(s string) string {

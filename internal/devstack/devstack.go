@@ -25,6 +25,10 @@ const (
 	DefaultRetention    = 7 * 24 * time.Hour
 )
 
+// startTimeout bounds Start's wait for the parts to answer when ctx has no
+// earlier deadline.
+const startTimeout = time.Minute
+
 // minRetention is the Temporal server's minimum retention of a local
 // namespace (system.namespaceMinRetentionLocal).
 const minRetention = time.Hour
@@ -87,7 +91,7 @@ type Stack struct {
 // Start starts NATS, the Temporal server and the UI, and returns once every
 // part answers: NATS accepts connections, the frontend serves the namespace
 // with soar's search attributes and retention, and the UI answers
-// /api/v1/settings.
+// /api/v1/settings. It gives up when ctx ends or after a minute.
 //
 // Every listen address is checked before anything starts. A busy or unusable
 // one returns an [*AddrError] whose message names the soar dev flag to change;
@@ -113,6 +117,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 
 	// Check every address first: the Temporal server panics and the UI
 	// server exits the process when they cannot bind.

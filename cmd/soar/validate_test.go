@@ -116,7 +116,17 @@ func TestValidateBroken(t *testing.T) {
 			t.Errorf("soar validate output lacks %q; got:\n%s", want, stdout)
 		}
 	}
-	if want := "FAIL: 3 errors, 0 warnings in 2 files; 0 playbooks ok\n"; stderr != want {
+	playbooks, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shipped int
+	for _, p := range playbooks {
+		if !strings.HasSuffix(p, ".test.yaml") {
+			shipped++
+		}
+	}
+	if want := fmt.Sprintf("FAIL: 3 errors, 0 warnings in 2 files; %d playbooks ok\n", shipped-2); stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
 }

@@ -398,10 +398,11 @@ func TestConsumer_DrainFinishesInFlight(t *testing.T) {
 // AckWait is not redelivered meanwhile.
 func TestConsumer_SlowDeliveryIsKeptInProgress(t *testing.T) {
 	s := runJetStream(t)
-	n := testNATS() // AckWait 1s
+	n := testNATS()
+	n.AckWait = 3 * time.Second // InProgress every second: 2 s of slack on a busy machine
 	nc := connect(t, s)
 	st := newFakeStarter()
-	st.fail = func(Delivery, int) error { time.Sleep(2500 * time.Millisecond); return nil }
+	st.fail = func(Delivery, int) error { time.Sleep(4 * time.Second); return nil }
 	startConsumer(t, nc, Options{NATS: n, Starter: st, Matcher: newMatcher(t, wafPlaybook())})
 	smp, a := sample(t, "waf-sqli-blacklist")
 	publish(t, nc, smp.Subject, a.ID, smp.Payload, nil)

@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"validate":  {"check playbooks and print every problem with file:line:col", runValidate},
 		"sandbox":   {"run the sandbox cloud: an Alibaba Cloud API emulator for trying playbooks", runSandbox},
 		"test":      {"run playbook tests (*.test.yaml) offline, with time skipping", runTest},
+		"worker":    {"run a Temporal worker: the Incident workflow and every action", runWorker},
 		"ingest":    {"consume alerts from NATS JetStream and open or join incidents (UpdateWithStart)", runIngest},
 		"publish":   {"publish an alert or a built-in sample to NATS JetStream (--sample NAME)", runPublish},
 		"normalize": {"print the normalized alert CEL sees, or why it would be dead-lettered", runNormalize},

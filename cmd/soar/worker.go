@@ -29,6 +29,62 @@ import (
 // retries are deduplicated by their Nats-Msg-Id.
 const EventsStream = "SOAR_EVENTS"
 
+func runWorker(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "worker", "",
+		"Run a Temporal worker of the Incident workflow and every action, against the Temporal\n"+
+			"cluster and NATS of soar.yaml. Run several to scale out: they share the task queue.\n"+
+			"Alibaba Cloud credentials come from the environment variables each account names.")
+	configPath := fs.String("config", "", "soar.yaml (default: the built-in config)")
+	temporalAddr := fs.String("temporal-addr", "", "host:port of the Temporal frontend (default: temporal.address)")
+	namespace := fs.String("namespace", "", "Temporal namespace (default: temporal.namespace)")
+	taskQueue := fs.String("task-queue", "", "Temporal task queue (default: temporal.task_queue)")
+	natsURL := fs.String("nats-url", "", "NATS server URL(s), comma-separated (default: nats.url)")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("soar worker takes no arguments, got %q", rest)
+	}
+	cfg, err := config.Load(*configPath, e.getenv)
+	if err != nil {
+		return err
+	}
+	for dst, v := range map[*string]string{
+		&cfg.Temporal.Address: *temporalAddr, &cfg.Temporal.Namespace: *namespace,
+		&cfg.Temporal.TaskQueue: *taskQueue, &cfg.NATS.URL: *natsURL,
+	} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	logger, err := newLogger(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, cfg.Temporal, logger.With("component", "temporal-client"))
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	nc, err := dialNATS(cfg.NATS, "soar-worker", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	celEnv, err := newCELEnv()
+	if err != nil {
+		return err
+	}
+	stop, err := startWorker(ctx, cfg, workerDeps{temporal: tc, nats: nc, celEnv: celEnv, getenv: e.getenv, logger: logger})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	return nil
+}
+
 // workerDeps are the connections and helpers a worker runs on; the caller
 // owns them and closes them after stop.
 type workerDeps struct {

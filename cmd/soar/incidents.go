@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -271,7 +272,7 @@ func printIncidents(w io.Writer, rows []incidentRow) {
 		fmt.Fprintln(w, "no incidents")
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tPLAYBOOK\tSTATE\tSEVERITY\tTARGET\tSTARTED\tLAST CHANGE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, orDash(r.Playbook), orDash(r.State), r.Severity,
@@ -329,7 +330,7 @@ func printStatus(w io.Writer, st workflows.Status, extra string) {
 	}
 
 	fmt.Fprintln(w, "\nsteps")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	for _, s := range st.Steps {
 		what := s.Action
 		if what == "" {
@@ -370,20 +371,58 @@ func printStatus(w io.Writer, st workflows.Status, extra string) {
 
 	if len(st.Reverts) > 0 {
 		fmt.Fprintln(w, "\nreverts")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := newTable(w)
 		for _, r := range st.Reverts {
 			key := r.Key
 			if key == "" {
 				key = r.Step
 			}
-			note := ""
-			if r.Error != "" {
-				note = r.Error
+			when := "-"
+			if !r.At.IsZero() {
+				when = "at " + fmtLocal(r.At)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\tat %s\t%s\n", key, r.Action, orDash(r.Target), orDash(r.Status), fmtLocal(r.At), note)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", key, r.Action, orDash(r.Target), orDash(r.Status), when, r.Error)
 		}
 		_ = tw.Flush()
 	}
+}
+
+// table is a tabwriter that writes its rows without the padding of an
+// empty last column.
+type table struct {
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+}
+
+func newTable(w io.Writer) *table {
+	t := &table{w: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 0, 2, ' ', 0)
+	return t
+}
+
+func (t *table) Write(p []byte) (int, error) { return t.tw.Write(p) }
+
+// Flush aligns the rows and writes them out.
+func (t *table) Flush() error {
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		nl := strings.HasSuffix(line, "\n")
+		line = strings.TrimRight(line, " \n")
+		if nl {
+			line += "\n"
+		}
+		if _, err := io.WriteString(t.w, line); err != nil {
+			return err
+		}
+	}
+	t.buf.Reset()
+	return nil
 }
 
 // stepNote is the last column of a step line: approvals, gates, error.

@@ -115,7 +115,7 @@ func TestPrintIncidents(t *testing.T) {
 	if got := strings.Fields(lines[1])[:5]; !cmp.Equal(got, want) {
 		t.Errorf("row fields = %q, want %q first", got, want)
 	}
-	if !strings.HasSuffix(lines[1], " -") {
+	if !strings.HasSuffix(lines[1], "  -") {
 		t.Errorf("row %q: an unknown last change should be -", lines[1])
 	}
 }
@@ -152,10 +152,15 @@ func TestPrintStatus(t *testing.T) {
 		"isolate (playbook): Isolate web-01?\n",
 		"approvers secops · 0 of 1 approval(s) · on timeout approve at ",
 		"soar approve compromised-host.i-bp1sandboxweb01 isolate --by <you> --temporal-addr 10.0.0.1:7233    (add --reject to refuse)\n",
-		"block_c2#0  alicloud.cloudfw.unblock_ip  203.0.113.7  scheduled",
+		"block_c2#0  alicloud.cloudfw.unblock_ip  203.0.113.7  scheduled  at ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("printStatus output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimRight(line, " ") != line {
+			t.Errorf("printStatus line %q ends in spaces", line)
 		}
 	}
 }

@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"sandbox":   {"run the sandbox cloud: an Alibaba Cloud API emulator for trying playbooks", runSandbox},
 		"test":      {"run playbook tests (*.test.yaml) offline, with time skipping", runTest},
 		"worker":    {"run a Temporal worker: the Incident workflow and every action", runWorker},
+		"dev":       {"run the whole engine in one process: NATS, Temporal + UI, sandbox cloud, worker, ingest", runDev},
 		"approve":   {"approve or reject a step an incident waits for (the \"approve\" Update)", runApprove},
 		"incidents": {"list incidents, or show one with its steps, approvals and reverts", runIncidents},
 		"ingest":    {"consume alerts from NATS JetStream and open or join incidents (UpdateWithStart)", runIngest},

@@ -67,3 +67,13 @@ func editDistance(a, b string) int {
 	}
 	return d[len(ra)][len(rb)]
 }
+
+// DidYouMean returns ` (did you mean "x"?)` for the candidate nearest to s,
+// or "" when none is near enough to be a likely typo. Other parsers of soar
+// YAML (playbook tests, the command line) use it so that every suggestion
+// reads alike.
+func DidYouMean(s string, candidates []string) string { return didYouMean(s, candidates) }
+
+// Closest returns the candidate nearest to s by edit distance, or "" when
+// none is near enough to be a likely typo.
+func Closest(s string, candidates []string) string { return closest(s, candidates) }

@@ -238,3 +238,13 @@ func (p *parser) scalarValue(n *yaml.Node, str func(n *yaml.Node, s string)) (an
 	}
 	return n.Value, true
 }
+
+// DerefNode follows YAML aliases to the node they name.
+func DerefNode(n *yaml.Node) *yaml.Node { return deref(n) }
+
+// IsNullNode reports whether n is absent or a YAML null.
+func IsNullNode(n *yaml.Node) bool { return isNull(n) }
+
+// DescribeNode names the YAML type of n for messages: "a string", "a list",
+// "the number 3", …
+func DescribeNode(n *yaml.Node) string { return describe(n) }

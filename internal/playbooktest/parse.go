@@ -286,7 +286,7 @@ func (p *parser) alerts(n *yaml.Node, t target) []alertIn {
 			if s, ok := p.nonEmpty(pr.val, "sample"); ok {
 				a.sample = s
 				if t.samples != nil && !t.samples(s) {
-					p.errorf(pr.val, CodeUnknownSample, "no built-in sample %q%s", s, didYouMean(s, t.names))
+					p.errorf(pr.val, CodeUnknownSample, "no built-in sample %q%s", s, playbook.DidYouMean(s, t.names))
 				}
 			}
 		}
@@ -348,7 +348,7 @@ func (p *parser) envelope(n *yaml.Node) *alert.Alert {
 // payload reads a vendor payload: a mapping (converted to JSON) or a
 // string holding JSON.
 func (p *parser) payload(n *yaml.Node) []byte {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d != nil && d.Kind == yaml.ScalarNode && d.ShortTag() == "!!str" {
 		if !json.Valid([]byte(d.Value)) {
 			p.errorf(n, CodeInvalidValue, "payload: the string is not valid JSON")
@@ -372,8 +372,8 @@ func (p *parser) payload(n *yaml.Node) []byte {
 // fields named by tag (json or yaml), recursively. It reports unknown
 // keys with a suggestion and scalars of the wrong kind.
 func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) bool {
-	d := deref(n)
-	if isNull(n) {
+	d := playbook.DerefNode(n)
+	if playbook.IsNullNode(n) {
 		return true
 	}
 	for t.Kind() == reflect.Pointer {
@@ -382,7 +382,7 @@ func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) boo
 	switch {
 	case t == reflect.TypeFor[time.Time]():
 		if d.Kind != yaml.ScalarNode {
-			p.errorf(n, CodeWrongType, "%s must be an RFC 3339 time, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be an RFC 3339 time, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 		if d.ShortTag() != "!!timestamp" {
@@ -406,7 +406,7 @@ func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) boo
 	switch t.Kind() {
 	case reflect.Struct:
 		if d.Kind != yaml.MappingNode {
-			p.errorf(n, CodeWrongType, "%s must be a mapping, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be a mapping, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 		fields := map[string]reflect.Type{}
@@ -416,7 +416,7 @@ func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) boo
 		for _, pr := range p.pairs(d) {
 			ft, known := fields[pr.key.Value]
 			if !known {
-				p.errorf(pr.key, CodeUnknownField, "%s has no field %q%s", path, pr.key.Value, didYouMean(pr.key.Value, names))
+				p.errorf(pr.key, CodeUnknownField, "%s has no field %q%s", path, pr.key.Value, playbook.DidYouMean(pr.key.Value, names))
 				ok = false
 				continue
 			}
@@ -425,7 +425,7 @@ func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) boo
 		return ok
 	case reflect.Map:
 		if d.Kind != yaml.MappingNode {
-			p.errorf(n, CodeWrongType, "%s must be a mapping, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be a mapping, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 		ok := true
@@ -435,7 +435,7 @@ func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) boo
 		return ok
 	case reflect.Slice:
 		if d.Kind != yaml.SequenceNode {
-			p.errorf(n, CodeWrongType, "%s must be a list, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be a list, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 		ok := true
@@ -445,17 +445,17 @@ func (p *parser) checkFields(n *yaml.Node, t reflect.Type, path, tag string) boo
 		return ok
 	case reflect.String:
 		if d.Kind != yaml.ScalarNode || d.ShortTag() == "!!null" {
-			p.errorf(n, CodeWrongType, "%s must be a string, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be a string, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		if d.Kind != yaml.ScalarNode || d.ShortTag() != "!!int" {
-			p.errorf(n, CodeWrongType, "%s must be a whole number, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be a whole number, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 	case reflect.Bool:
 		if d.Kind != yaml.ScalarNode || d.ShortTag() != "!!bool" {
-			p.errorf(n, CodeWrongType, "%s must be true or false, not %s", path, describe(n))
+			p.errorf(n, CodeWrongType, "%s must be true or false, not %s", path, playbook.DescribeNode(n))
 			return false
 		}
 	}
@@ -500,10 +500,10 @@ func (p *parser) mocks(n *yaml.Node) map[string][]*mock {
 		pr := f[name]
 		spec, ok := activities.Lookup(name)
 		if !ok {
-			p.errorf(pr.key, CodeUnknownAction, "unknown action %q%s", name, didYouMean(name, activities.Names()))
+			p.errorf(pr.key, CodeUnknownAction, "unknown action %q%s", name, playbook.DidYouMean(name, activities.Names()))
 			continue
 		}
-		d := deref(pr.val)
+		d := playbook.DerefNode(pr.val)
 		var nodes []*yaml.Node
 		if d != nil && d.Kind == yaml.SequenceNode {
 			nodes = d.Content
@@ -529,8 +529,8 @@ func (p *parser) mock(n *yaml.Node, spec activities.ActionSpec) *mock {
 	}
 	m := &mock{pos: p.pos(n)}
 	if pr, ok := f["when"]; ok {
-		if deref(pr.val).Kind != yaml.MappingNode {
-			p.errorf(pr.val, CodeWrongType, "when must be a mapping of parameters, not %s", describe(pr.val))
+		if playbook.DerefNode(pr.val).Kind != yaml.MappingNode {
+			p.errorf(pr.val, CodeWrongType, "when must be a mapping of parameters, not %s", playbook.DescribeNode(pr.val))
 		} else {
 			p.checkParamNames(pr.val, spec)
 			m.when, _ = p.pattern(pr.val, "when")
@@ -549,7 +549,7 @@ func (p *parser) mock(n *yaml.Node, spec activities.ActionSpec) *mock {
 			}
 			for k, op := range f {
 				if _, known := spec.Output(k); !known {
-					p.errorf(op.key, CodeUnknownField, "%s has no output field %q%s (fields: %s)", spec.Name, k, didYouMean(k, names), strings.Join(names, ", "))
+					p.errorf(op.key, CodeUnknownField, "%s has no output field %q%s (fields: %s)", spec.Name, k, playbook.DidYouMean(k, names), strings.Join(names, ", "))
 				}
 			}
 			if v, ok := p.value(pr.val, "output"); ok {
@@ -564,7 +564,7 @@ func (p *parser) mock(n *yaml.Node, spec activities.ActionSpec) *mock {
 }
 
 func (p *parser) mockError(n *yaml.Node) *mockError {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d != nil && d.Kind == yaml.ScalarNode {
 		s, ok := p.nonEmpty(n, "error")
 		if !ok {
@@ -598,7 +598,7 @@ func (p *parser) checkParamNames(n *yaml.Node, spec activities.ActionSpec) {
 	}
 	for _, pr := range p.pairs(n) {
 		if _, ok := spec.Param(pr.key.Value); !ok {
-			p.errorf(pr.key, CodeUnknownField, "%s has no parameter %q%s (parameters: %s)", spec.Name, pr.key.Value, didYouMean(pr.key.Value, names), strings.Join(names, ", "))
+			p.errorf(pr.key, CodeUnknownField, "%s has no parameter %q%s (parameters: %s)", spec.Name, pr.key.Value, playbook.DidYouMean(pr.key.Value, names), strings.Join(names, ", "))
 		}
 	}
 }
@@ -652,7 +652,7 @@ func (p *parser) approvals(n *yaml.Node, t target) []approvalIn {
 // refusal reads an expected refusal: true (any reason), a string (the
 // reason contains it) or a pattern.
 func (p *parser) refusal(n *yaml.Node) *pattern {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d != nil && d.Kind == yaml.ScalarNode && d.ShortTag() == "!!bool" {
 		b, _ := p.boolean(n, "refused")
 		if !b {
@@ -679,7 +679,7 @@ func (p *parser) checkStep(n *yaml.Node, s string, t target) {
 	}
 	id, _, _ := strings.Cut(s, "#")
 	if !slices.Contains(t.steps, id) {
-		p.errorf(n, CodeUnknownStep, "the playbook has no step %q%s", id, didYouMean(id, t.steps))
+		p.errorf(n, CodeUnknownStep, "the playbook has no step %q%s", id, playbook.DidYouMean(id, t.steps))
 	}
 }
 
@@ -721,7 +721,7 @@ func (p *parser) updates(n *yaml.Node, t target) []updateIn {
 		if pr, ok := f["by"]; ok {
 			if u.kind == "extend" {
 				if _, ok := p.duration(pr.val, "by"); ok {
-					u.by = deref(pr.val).Value
+					u.by = playbook.DerefNode(pr.val).Value
 				}
 			} else {
 				u.by, _ = p.str(pr.val, "by")
@@ -760,7 +760,7 @@ func (p *parser) expect(n *yaml.Node, t target) expectation {
 		names, nodes, _ := p.strList(pr.val, "not_called")
 		for i, name := range names {
 			if _, ok := activities.Lookup(name); !ok {
-				p.errorf(nodes[i], CodeUnknownAction, "unknown action %q%s", name, didYouMean(name, activities.Names()))
+				p.errorf(nodes[i], CodeUnknownAction, "unknown action %q%s", name, playbook.DidYouMean(name, activities.Names()))
 			}
 			e.notCalled = append(e.notCalled, nameAt{name: name, pos: p.pos(nodes[i])})
 		}
@@ -803,7 +803,7 @@ func (p *parser) callList(n *yaml.Node, what string, t target) []callExpect {
 	var out []callExpect
 	for _, it := range items {
 		c := callExpect{pos: p.pos(it)}
-		if d := deref(it); d.Kind == yaml.ScalarNode {
+		if d := playbook.DerefNode(it); d.Kind == yaml.ScalarNode {
 			if s, ok := p.nonEmpty(it, what+" entry"); ok {
 				c.action = s
 				p.checkAction(it, s)
@@ -825,8 +825,8 @@ func (p *parser) callList(n *yaml.Node, what string, t target) []callExpect {
 			p.errorf(it, CodeMissingField, "the expected call has no action:")
 		}
 		if pr, ok := f["with"]; ok {
-			if deref(pr.val).Kind != yaml.MappingNode {
-				p.errorf(pr.val, CodeWrongType, "with must be a mapping of parameters, not %s", describe(pr.val))
+			if playbook.DerefNode(pr.val).Kind != yaml.MappingNode {
+				p.errorf(pr.val, CodeWrongType, "with must be a mapping of parameters, not %s", playbook.DescribeNode(pr.val))
 			} else {
 				if known {
 					p.checkParamNames(pr.val, spec)
@@ -856,7 +856,7 @@ func (p *parser) callList(n *yaml.Node, what string, t target) []callExpect {
 func (p *parser) checkAction(n *yaml.Node, name string) (activities.ActionSpec, bool) {
 	spec, ok := activities.Lookup(name)
 	if !ok {
-		p.errorf(n, CodeUnknownAction, "unknown action %q%s", name, didYouMean(name, activities.Names()))
+		p.errorf(n, CodeUnknownAction, "unknown action %q%s", name, playbook.DidYouMean(name, activities.Names()))
 	}
 	return spec, ok
 }
@@ -878,7 +878,7 @@ func (p *parser) stepExpects(n *yaml.Node, t target) []stepExpect {
 		}
 		se := stepExpect{pos: p.pos(pr.key), id: pr.key.Value}
 		p.checkStep(pr.key, se.id, t)
-		d := deref(pr.val)
+		d := playbook.DerefNode(pr.val)
 		if d != nil && d.Kind == yaml.ScalarNode {
 			se.status, _ = p.str(pr.val, "steps."+se.id)
 			p.checkStatus(pr.val, se.status)
@@ -909,7 +909,7 @@ func (p *parser) stepExpects(n *yaml.Node, t target) []stepExpect {
 
 func (p *parser) checkStatus(n *yaml.Node, s string) {
 	if s != "" && !slices.Contains(stepStatuses, s) {
-		p.errorf(n, CodeInvalidValue, "unknown step status %q%s (statuses: %s)", s, didYouMean(s, stepStatuses), strings.Join(stepStatuses, ", "))
+		p.errorf(n, CodeInvalidValue, "unknown step status %q%s (statuses: %s)", s, playbook.DidYouMean(s, stepStatuses), strings.Join(stepStatuses, ", "))
 	}
 }
 
@@ -920,9 +920,9 @@ func (p *parser) checkpoints(n *yaml.Node) []checkpoint {
 	}
 	var out []checkpoint
 	for _, it := range items {
-		d := deref(it)
+		d := playbook.DerefNode(it)
 		if d.Kind != yaml.MappingNode {
-			p.errorf(it, CodeWrongType, "a during: entry must be a mapping (at: plus status fields), not %s", describe(it))
+			p.errorf(it, CodeWrongType, "a during: entry must be a mapping (at: plus status fields), not %s", playbook.DescribeNode(it))
 			continue
 		}
 		cp := checkpoint{pos: p.pos(it)}

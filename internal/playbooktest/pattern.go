@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/opensoar/soar/internal/playbook"
 )
 
 // Pattern tags: a scalar tagged with one of these matches loosely.
@@ -44,14 +46,14 @@ const (
 
 // pattern parses an expected value.
 func (p *parser) pattern(n *yaml.Node, what string) (*pattern, bool) {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d == nil {
 		return &pattern{kind: patLiteral}, true
 	}
 	switch d.Tag {
 	case tagContains, tagMatches, tagAny, tagAbsent:
 		if d.Kind != yaml.ScalarNode {
-			p.errorf(n, CodeWrongType, "%s %s applies to a string, not %s", what, d.Tag, describe(d))
+			p.errorf(n, CodeWrongType, "%s %s applies to a string, not %s", what, d.Tag, playbook.DescribeNode(d))
 			return nil, false
 		}
 		switch d.Tag {

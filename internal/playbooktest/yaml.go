@@ -107,69 +107,28 @@ func (p *parser) decode(data []byte) (*yaml.Node, bool) {
 	return doc.Content[0], true
 }
 
-// deref follows aliases to the node they name.
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-// isNull reports whether n is absent or a YAML null.
-func isNull(n *yaml.Node) bool {
-	n = deref(n)
-	return n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// describe names the YAML type of n for messages.
-func describe(n *yaml.Node) string {
-	n = deref(n)
-	if n == nil {
-		return "nothing"
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "null"
-		case "!!bool":
-			return "the boolean " + n.Value
-		case "!!int", "!!float":
-			return "the number " + n.Value
-		case "!!str", "!!timestamp":
-			return "a string"
-		}
-		return "a " + strings.TrimPrefix(n.ShortTag(), "!!")
-	}
-	return "something else"
-}
-
 // pairs returns the key/value pairs of mapping n, with merge keys (<<)
 // expanded (explicit keys win), and reports keys that appear twice.
 func (p *parser) pairs(n *yaml.Node) []pair {
-	n = deref(n)
+	n = playbook.DerefNode(n)
 	var out []pair
 	seen := map[string]bool{}
 	var merged []pair
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
-			src := deref(v)
+			src := playbook.DerefNode(v)
 			var maps []*yaml.Node
 			if src.Kind == yaml.SequenceNode {
 				for _, c := range src.Content {
-					maps = append(maps, deref(c))
+					maps = append(maps, playbook.DerefNode(c))
 				}
 			} else {
 				maps = append(maps, src)
 			}
 			for _, m := range maps {
 				if m.Kind != yaml.MappingNode {
-					p.errorf(v, CodeWrongType, "<< merges a mapping, not %s", describe(m))
+					p.errorf(v, CodeWrongType, "<< merges a mapping, not %s", playbook.DescribeNode(m))
 					continue
 				}
 				merged = append(merged, p.pairs(m)...)
@@ -195,15 +154,15 @@ func (p *parser) pairs(n *yaml.Node) []pair {
 // fields checks that n is a mapping whose keys are among allowed (a key
 // ending in * allows a prefix) and returns its pairs by key.
 func (p *parser) fields(n *yaml.Node, what string, allowed []string) (map[string]pair, bool) {
-	if deref(n) == nil || deref(n).Kind != yaml.MappingNode {
-		p.errorf(n, CodeWrongType, "%s must be a mapping, not %s", what, describe(n))
+	if playbook.DerefNode(n) == nil || playbook.DerefNode(n).Kind != yaml.MappingNode {
+		p.errorf(n, CodeWrongType, "%s must be a mapping, not %s", what, playbook.DescribeNode(n))
 		return nil, false
 	}
 	out := map[string]pair{}
 	for _, pr := range p.pairs(n) {
 		if !keyAllowed(pr.key.Value, allowed) {
 			msg := fmt.Sprintf("unknown key %q in %s", pr.key.Value, what)
-			if s := suggest(pr.key.Value, plainKeys(allowed)); s != "" {
+			if s := playbook.Closest(pr.key.Value, plainKeys(allowed)); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			} else {
 				msg += fmt.Sprintf(" (allowed: %s)", strings.Join(plainKeys(allowed), ", "))
@@ -237,9 +196,9 @@ func plainKeys(allowed []string) []string {
 
 // str reads a string scalar.
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d == nil || d.Kind != yaml.ScalarNode || d.ShortTag() == "!!null" {
-		p.errorf(n, CodeWrongType, "%s must be a string, not %s", what, describe(n))
+		p.errorf(n, CodeWrongType, "%s must be a string, not %s", what, playbook.DescribeNode(n))
 		return "", false
 	}
 	return d.Value, true
@@ -257,9 +216,9 @@ func (p *parser) nonEmpty(n *yaml.Node, what string) (string, bool) {
 
 // integer reads a non-negative int scalar.
 func (p *parser) integer(n *yaml.Node, what string) (int, bool) {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d == nil || d.Kind != yaml.ScalarNode || d.ShortTag() != "!!int" {
-		p.errorf(n, CodeWrongType, "%s must be a whole number, not %s", what, describe(n))
+		p.errorf(n, CodeWrongType, "%s must be a whole number, not %s", what, playbook.DescribeNode(n))
 		return 0, false
 	}
 	v, err := strconv.Atoi(d.Value)
@@ -272,9 +231,9 @@ func (p *parser) integer(n *yaml.Node, what string) (int, bool) {
 
 // boolean reads a bool scalar.
 func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d == nil || d.Kind != yaml.ScalarNode || d.ShortTag() != "!!bool" {
-		p.errorf(n, CodeWrongType, "%s must be true or false, not %s", what, describe(n))
+		p.errorf(n, CodeWrongType, "%s must be true or false, not %s", what, playbook.DescribeNode(n))
 		return false, false
 	}
 	var b bool
@@ -287,7 +246,7 @@ func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
 
 // duration reads a playbook duration (30s, 10m, 24h, 7d, 0s).
 func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d != nil && d.Kind == yaml.ScalarNode && d.ShortTag() == "!!int" && d.Value == "0" {
 		return 0, true
 	}
@@ -305,13 +264,13 @@ func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 
 // strList reads a list of strings (a single string is a list of one).
 func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, bool) {
-	d := deref(n)
+	d := playbook.DerefNode(n)
 	if d != nil && d.Kind == yaml.ScalarNode {
 		s, ok := p.nonEmpty(n, what)
 		return []string{s}, []*yaml.Node{n}, ok
 	}
 	if d == nil || d.Kind != yaml.SequenceNode {
-		p.errorf(n, CodeWrongType, "%s must be a list of strings, not %s", what, describe(n))
+		p.errorf(n, CodeWrongType, "%s must be a list of strings, not %s", what, playbook.DescribeNode(n))
 		return nil, nil, false
 	}
 	var out []string
@@ -328,12 +287,12 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, boo
 
 // list returns the items of a sequence node.
 func (p *parser) list(n *yaml.Node, what string) ([]*yaml.Node, bool) {
-	d := deref(n)
-	if isNull(n) {
+	d := playbook.DerefNode(n)
+	if playbook.IsNullNode(n) {
 		return nil, true
 	}
 	if d.Kind != yaml.SequenceNode {
-		p.errorf(n, CodeWrongType, "%s must be a list, not %s", what, describe(n))
+		p.errorf(n, CodeWrongType, "%s must be a list, not %s", what, playbook.DescribeNode(n))
 		return nil, false
 	}
 	out := make([]*yaml.Node, len(d.Content))
@@ -384,47 +343,6 @@ func normalizeYAML(v any) any {
 		return x.UTC().Format(time.RFC3339Nano)
 	}
 	return v
-}
-
-// suggest returns the candidate nearest to s, or "" when none is near
-// enough to be a likely typo.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
-// didYouMean renders " (did you mean "x"?)" or "".
-func didYouMean(s string, candidates []string) string {
-	if m := suggest(s, candidates); m != "" {
-		return fmt.Sprintf(" (did you mean %q?)", m)
-	}
-	return ""
 }
 
 // sortedCopy returns a sorted copy of names.

@@ -198,18 +198,9 @@ func TestDevStartErrors(t *testing.T) {
 // freePorts returns n distinct free loopback addresses.
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	var addrs []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
+	addrs, err := freeLoopbackAddrs(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addrs
 }

@@ -53,6 +53,7 @@ func commands() map[string]command {
 		"dev":       {"run the whole engine in one process: NATS, Temporal + UI, sandbox cloud, worker, ingest", runDev},
 		"approve":   {"approve or reject a step an incident waits for (the \"approve\" Update)", runApprove},
 		"incidents": {"list incidents, or show one with its steps, approvals and reverts", runIncidents},
+		"bench":     {"measure soar dev: start-up time (cold, warm) and memory with open incidents", runBench},
 		"ingest":    {"consume alerts from NATS JetStream and open or join incidents (UpdateWithStart)", runIngest},
 		"publish":   {"publish an alert or a built-in sample to NATS JetStream (--sample NAME)", runPublish},
 		"normalize": {"print the normalized alert CEL sees, or why it would be dead-lettered", runNormalize},

@@ -204,3 +204,56 @@ func freePorts(t *testing.T, n int) []string {
 	}
 	return addrs
 }
+
+// TestDevLiveCloud starts soar dev on the live cloud with (fake)
+// credentials: no sandbox runs, the banner says so and warns that the
+// default channel posts to the absent sandbox; nothing calls the cloud
+// until an alert arrives.
+func TestDevLiveCloud(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole engine")
+	}
+	ports := freePorts(t, 4)
+	stdout, stderr := newWatchWriter("\nready\n"), newWatchWriter("")
+	creds := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIfake", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "fake-secret"}
+	e := &env{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, getenv: func(k string) string { return creds[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"dev", "--cloud", "alibaba", "--data-dir", t.TempDir(), "--nats-addr", ports[0],
+			"--temporal-addr", ports[1], "--ui-addr", ports[2], "--sandbox-addr", ports[3]})
+	}()
+	select {
+	case <-stdout.seen:
+	case err := <-done:
+		t.Fatalf("soar dev --cloud alibaba exited before ready: %v\n%s", err, stderr.tail(4000))
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("soar dev --cloud alibaba not ready\n%s", stderr.tail(4000))
+	}
+	out := stdout.String()
+	for _, want := range []string{"  cloud      alibaba: the LIVE cloud (account default)", "warning    channel secops posts to the sandbox's webhook receiver"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "_sandbox/state") {
+		t.Errorf("banner names a sandbox with --cloud alibaba:\n%s", out)
+	}
+	if conn, err := net.DialTimeout("tcp", ports[3], time.Second); err == nil {
+		conn.Close()
+		t.Errorf("something listens on the sandbox address %s with --cloud alibaba", ports[3])
+	}
+	if strings.Contains(stderr.String(), "fake-secret") || strings.Contains(out, "fake-secret") {
+		t.Error("soar dev printed the access key secret")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("soar dev --cloud alibaba: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("soar dev --cloud alibaba did not stop")
+	}
+}

@@ -145,10 +145,16 @@ func DecodeAll(subject string, data []byte, opts DecodeOptions) ([]Alert, error)
 		}
 	default:
 		if body.has("type") || onlyEnvelopeKeys(body.m) {
-			// Shaped like an envelope with members it does not know: report
-			// the member instead of a vague unknown source.
-			_, err := decodeEnvelope(dc, body)
-			return nil, err
+			// Shaped like an envelope with members it does not know, or
+			// without a type: report the member (or, through finish, the
+			// missing type) instead of a vague unknown source. An envelope
+			// that decodes must never come out as no alert at all.
+			a, err := decodeEnvelope(dc, body)
+			if err != nil {
+				return nil, err
+			}
+			alerts = []Alert{a}
+			break
 		}
 		return nil, decodeErr(ReasonUnknownSource, "no decoder for source %q (subject %q) and the payload is not an alert envelope (no \"type\" member); known sources: %s",
 			dc.source, subject, strings.Join(VendorSources(), ", "))

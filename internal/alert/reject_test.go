@@ -46,6 +46,8 @@ func TestDecode_Rejects(t *testing.T) {
 		{"Cloud Firewall without dst", "alerts.cloudfw.c2", []byte(`{"src_ip":"172.16.1.10"}`), ReasonMissingField},
 		{"ActionTrail without eventName", "alerts.actiontrail.x", []byte(`{"eventId":"e"}`), ReasonMissingField},
 		{"envelope without type", "alerts.soar.x", []byte(`{"source":"soar","severity":3}`), ReasonMissingField},
+		{"custom envelope without type", "alerts.custom.x", []byte(`{"id":"x","source":"custom"}`), ReasonMissingField},
+		{"custom envelope with a blank type", "alerts.custom.x", []byte(`{"id":"x","type":""}`), ReasonMissingField},
 		{"empty SuspEvents", "alerts.sas.events", []byte(`{"SuspEvents":[]}`), ReasonMissingField},
 		{"CloudEvent without data", "alerts.ddos.x", []byte(`{"specversion":"1.0","id":"1","type":"t"}`), ReasonMissingField},
 		{"severity as text", "alerts.soar.x", []byte(`{"type":"x","severity":"very bad"}`), ReasonInvalidField},

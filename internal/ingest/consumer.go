@@ -287,6 +287,12 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		c.deadLetter(ctx, msg, de.Reason, de.Detail, nil)
 		return
 	}
+	if len(alerts) == 0 {
+		// Decoders return an alert or an error; never ack a message that
+		// became nothing.
+		c.deadLetter(ctx, msg, alert.ReasonMissingField, "the payload decoded to no alert", nil)
+		return
+	}
 	hops := msg.Headers().Get(HopsHeader)
 	var deliveries []Delivery
 	for i := range alerts {

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 
 	"github.com/opensoar/soar/activities"
@@ -89,6 +90,25 @@ func BenchmarkEvaluator(b *testing.B) {
 	for b.Loop() {
 		if _, err := ev.Eval(ctx, req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTriggerNativeBaseline is the baseline of BenchmarkTrigger and
+// BenchmarkTriggerCIDR: the same conditions written in Go, as if every
+// playbook were compiled into the binary. The ratio is what CEL's
+// flexibility costs per alert.
+func BenchmarkTriggerNativeBaseline(b *testing.B) {
+	a := testAlert()
+	private := netip.MustParsePrefix("10.0.0.0/8")
+	b.ReportAllocs()
+	for b.Loop() {
+		ok := (a.Type == "webshell" || a.Type == "trojan") && a.Severity >= 3
+		if ip, err := netip.ParseAddr(a.SourceIP); err == nil {
+			ok = ok && !private.Contains(ip)
+		}
+		if !ok {
+			b.Fatal("the condition is false for the test alert")
 		}
 	}
 }

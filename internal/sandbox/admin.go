@@ -96,6 +96,7 @@ func (s *Server) adminState(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		s.st = world.state(s.opts.Now())
+		s.rev++
 		s.mu.Unlock()
 		adminJSON(w, http.StatusOK, s.State())
 	default:
@@ -174,6 +175,7 @@ func (s *Server) adminWebhooks(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		s.mu.Lock()
 		s.webhooks = nil
+		s.rev++
 		s.mu.Unlock()
 		adminJSON(w, http.StatusOK, []Webhook{})
 	default:
@@ -217,6 +219,7 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request, channel 
 		s.webhooks = slices.Delete(s.webhooks, 0, len(s.webhooks)-s.opts.MaxWebhooks+1)
 	}
 	s.webhooks = append(s.webhooks, h)
+	s.rev++
 	s.mu.Unlock()
 	s.log.Info("sandbox webhook received", "channel", channel, "bytes", len(body))
 	adminJSON(w, http.StatusOK, map[string]any{"errcode": 0, "errmsg": "ok", "ok": true})

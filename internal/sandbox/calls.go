@@ -39,6 +39,7 @@ type Call struct {
 // record appends rc to the call log. The caller must hold s.mu.
 func (s *Server) record(rc *reqCtx, status int, code, message string, changed bool) {
 	s.callSeq++
+	s.rev++
 	c := Call{
 		Seq:           s.callSeq,
 		Time:          rc.now,

@@ -205,6 +205,20 @@
 // [Server.Mutate] changes the live state (for example to take a Cloud
 // Assistant agent offline).
 //
+// # Checkpoints: surviving a restart
+//
+// [Server.Checkpoint] returns a [Checkpoint], a versioned JSON document of
+// everything a restarted sandbox needs to carry on as if it had never
+// stopped: the state, the ClientToken answers with their absolute expiry
+// (so an action retried after the restart is a replay, not a second
+// snapshot or command), the resource ID and call/webhook sequence counters,
+// the signature nonces of the last 15 minutes, the call log and the
+// webhooks received. [Server.Restore] puts one back into a new server; it
+// refuses another [CheckpointVersion]. Injected faults are not part of it:
+// a restart clears them. [Server.Revision] moves whenever something a
+// checkpoint holds may have changed, so a saver writes only after changes.
+// soar dev saves one to <data-dir>/sandbox.json.
+//
 // # Faults, call log, control endpoints
 //
 // [Server.InjectFault] makes matching calls fail a number of times (an error

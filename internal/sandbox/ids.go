@@ -87,11 +87,13 @@ type tokenKey struct {
 	Token       string
 }
 
-// tokenEntry is the first successful answer to a ClientToken.
+// tokenEntry is the first successful answer to a ClientToken. It is
+// forgotten at expires, an absolute time that a Checkpoint keeps.
 type tokenEntry struct {
-	hash   string
-	result obj
-	at     time.Time
+	hash    string
+	result  obj
+	created time.Time
+	expires time.Time
 }
 
 // paramsHash hashes the business parameters of a request: everything but

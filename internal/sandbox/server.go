@@ -133,6 +133,8 @@ type Server struct {
 	tokens     map[tokenKey]tokenEntry
 	nonces     map[string]time.Time
 	nonceQueue []nonceEntry
+	// rev counts changes to what a Checkpoint holds (see Revision).
+	rev uint64
 }
 
 // New returns a sandbox seeded with w. The world should come from
@@ -162,6 +164,7 @@ func (s *Server) Reset() {
 	s.tokens = map[tokenKey]tokenEntry{}
 	s.nonces = map[string]time.Time{}
 	s.nonceQueue = nil
+	s.rev++
 }
 
 // State returns a deep copy of the current state.
@@ -177,6 +180,17 @@ func (s *Server) Mutate(fn func(st *State)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fn(&s.st)
+	s.rev++
+}
+
+// Revision is a number that changes whenever something a [Checkpoint]
+// holds may have changed: an API call, a webhook received or forgotten,
+// Mutate, Reset, a state replaced, Restore. A saver that checkpoints only
+// when the revision moved saves every change and skips idle periods.
+func (s *Server) Revision() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rev
 }
 
 // ServeHTTP answers RPC API calls on any path except /_sandbox/, where the
@@ -287,7 +301,7 @@ func (s *Server) dispatch(rc *reqCtx, h handler) (obj, error) {
 	}
 	key := tokenKey{AccessKeyID: c.AccessKeyID, Action: rc.action, Token: token}
 	hash := paramsHash(rc.p)
-	if e, ok := s.tokens[key]; ok && rc.now.Sub(e.at) < s.opts.IdempotencyTTL {
+	if e, ok := s.tokens[key]; ok && rc.now.Before(e.expires) {
 		if e.hash != hash {
 			return nil, errBadRequest("IdempotentParameterMismatch",
 				"The request uses the same client token as a previous, but non-identical request.")
@@ -297,7 +311,7 @@ func (s *Server) dispatch(rc *reqCtx, h handler) (obj, error) {
 	}
 	result, err := h(s, rc)
 	if err == nil {
-		s.tokens[key] = tokenEntry{hash: hash, result: result, at: rc.now}
+		s.tokens[key] = tokenEntry{hash: hash, result: result, created: rc.now, expires: rc.now.Add(s.opts.IdempotencyTTL)}
 	}
 	return result, err
 }

@@ -151,7 +151,7 @@ func (s *Server) authenticate(rc *reqCtx) (caller, error) {
 		}
 	}
 	if !s.opts.AllowNonceReuse {
-		if err := s.useNonce(keyID+"/"+p.get("SignatureNonce"), rc.now); err != nil {
+		if err := s.useNonce(keyID, p.get("SignatureNonce"), rc.now); err != nil {
 			return caller{}, err
 		}
 	}
@@ -164,23 +164,30 @@ func (s *Server) authenticate(rc *reqCtx) (caller, error) {
 // nonceWindow is how long a SignatureNonce stays used.
 const nonceWindow = 15 * time.Minute
 
+// nonceEntry is a used SignatureNonce of an access key; the queue of them
+// is in the order they were used.
 type nonceEntry struct {
-	key string
-	at  time.Time
+	keyID string
+	nonce string
+	at    time.Time
 }
 
+// nonceKey is the key of s.nonces.
+func nonceKey(keyID, nonce string) string { return keyID + "/" + nonce }
+
 // useNonce records a nonce, refusing one seen within the window.
-func (s *Server) useNonce(key string, now time.Time) error {
+func (s *Server) useNonce(keyID, nonce string, now time.Time) error {
 	cut := 0
 	for cut < len(s.nonceQueue) && now.Sub(s.nonceQueue[cut].at) > nonceWindow {
-		delete(s.nonces, s.nonceQueue[cut].key)
+		delete(s.nonces, nonceKey(s.nonceQueue[cut].keyID, s.nonceQueue[cut].nonce))
 		cut++
 	}
+	key := nonceKey(keyID, nonce)
 	s.nonceQueue = s.nonceQueue[cut:]
 	if _, used := s.nonces[key]; used {
 		return &apiError{Status: http.StatusBadRequest, Code: "SignatureNonceUsed", Message: "Specified signature nonce was used already."}
 	}
 	s.nonces[key] = now
-	s.nonceQueue = append(s.nonceQueue, nonceEntry{key: key, at: now})
+	s.nonceQueue = append(s.nonceQueue, nonceEntry{keyID: keyID, nonce: nonce, at: now})
 	return nil
 }

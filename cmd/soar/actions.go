@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/opensoar/soar/activities"
+	"github.com/opensoar/soar/internal/playbook"
 )
 
 func runActions(_ context.Context, e *env, args []string) error {
@@ -26,11 +27,7 @@ func runActions(_ context.Context, e *env, args []string) error {
 		for _, n := range names {
 			s, ok := activities.Lookup(n)
 			if !ok {
-				msg := fmt.Sprintf("unknown action %q", n)
-				if c := closest(n, activities.Names()); c != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", c)
-				}
-				return fmt.Errorf("%s", msg)
+				return fmt.Errorf("unknown action %q%s", n, playbook.DidYouMean(n, activities.Names()))
 			}
 			specs = append(specs, s)
 		}

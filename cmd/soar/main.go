@@ -12,8 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
+
+	"github.com/opensoar/soar/internal/playbook"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -93,11 +94,7 @@ func run(ctx context.Context, e *env, args []string) error {
 	name := args[0]
 	c, ok := cmds[name]
 	if !ok {
-		msg := fmt.Sprintf("unknown command %q", name)
-		if s := closest(name, keys(cmds)); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		return fmt.Errorf("%s; run 'soar help' for the list", msg)
+		return fmt.Errorf("unknown command %q%s; run 'soar help' for the list", name, playbook.DidYouMean(name, keys(cmds)))
 	}
 	return c.run(ctx, e, args[1:])
 }
@@ -171,36 +168,4 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "soar %s\n", version)
 	return nil
-}
-
-// closest returns the candidate nearest to s by edit distance, or "" when
-// none is near enough to be a likely typo.
-func closest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/opensoar/soar/internal/alert"
+	"github.com/opensoar/soar/internal/playbook"
 )
 
 // maxPublishFile bounds what soar publish and soar normalize read.
@@ -141,11 +142,8 @@ func publishInput(e *env, sampleName, subject string, rest []string) (string, []
 }
 
 func unknownSample(name string) error {
-	msg := fmt.Sprintf("unknown sample %q", name)
-	if c := closest(name, alert.SampleNames()); c != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", c)
-	}
-	return fmt.Errorf("%s; the samples are: %s", msg, strings.Join(alert.SampleNames(), ", "))
+	return fmt.Errorf("unknown sample %q%s; the samples are: %s",
+		name, playbook.DidYouMean(name, alert.SampleNames()), strings.Join(alert.SampleNames(), ", "))
 }
 
 // readInput reads FILE, or stdin for "-".

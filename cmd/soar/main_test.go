@@ -1,0 +1,32 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestUnknownNameSuggestions pins the "did you mean" of the command line:
+// a typo of a command or an action name is answered with the nearest
+// name, something unlike every name with none.
+func TestUnknownNameSuggestions(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"wroker"}, `unknown command "wroker" (did you mean "worker"?); run 'soar help' for the list`},
+		{[]string{"valdate"}, `unknown command "valdate" (did you mean "validate"?); run 'soar help' for the list`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; run 'soar help' for the list`},
+		{[]string{"actions", "alicloud.waf.blockip"}, `unknown action "alicloud.waf.blockip" (did you mean "alicloud.waf.block_ip"?)`},
+		{[]string{"actions", "nothing.like.it"}, `unknown action "nothing.like.it"`},
+	}
+	for _, tt := range tests {
+		_, errOut, code := soarIn(t, "", tt.args...)
+		if code != -1 {
+			t.Errorf("soar %v: exit %d, want an error", tt.args, code)
+		}
+		if diff := cmp.Diff(tt.want, errOut); diff != "" {
+			t.Errorf("soar %v: error (-want +got):\n%s", tt.args, diff)
+		}
+	}
+}

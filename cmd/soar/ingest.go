@@ -25,10 +25,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		"Consume alerts from NATS JetStream and deliver each to the incidents of the playbooks it\n"+
 			"triggers (Temporal UpdateWithStart), until interrupted. Bad alerts go to soar.dlq.<reason>.\n"+
 			"Several replicas may share the durable consumer.")
-	configPath := fs.String("config", "", "soar.yaml (default: the built-in config)")
-	temporalAddr := fs.String("temporal-addr", "", "host:port of the Temporal frontend (default: temporal.address)")
-	namespace := fs.String("namespace", "", "Temporal namespace (default: temporal.namespace)")
-	natsURL := fs.String("nats-url", "", "NATS server URL(s), comma-separated (default: nats.url)")
+	cf := addConnFlags(fs)
 	playbooksDir := fs.String("playbooks", "", "directory of playbooks, reloaded on change (default: playbooks.dir, else the shipped set)")
 	metricsAddr := fs.String("metrics-addr", "", "host:port to serve Prometheus /metrics on (default: metrics.addr; empty: off)")
 	rest, err := parseFlags(fs, args)
@@ -38,13 +35,10 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("soar ingest takes no arguments, got %q", rest)
 	}
-	cfg, err := config.Load(*configPath, e.getenv)
+	cfg, err := cf.load(e.getenv)
 	if err != nil {
 		return err
 	}
-	overrideIfSet(&cfg.Temporal.Address, *temporalAddr)
-	overrideIfSet(&cfg.Temporal.Namespace, *namespace)
-	overrideIfSet(&cfg.NATS.URL, *natsURL)
 	overrideIfSet(&cfg.Metrics.Addr, *metricsAddr)
 	if *playbooksDir != "" {
 		cfg.Playbooks.Dir, cfg.Playbooks.Watch = *playbooksDir, true
@@ -89,12 +83,6 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	ing.stop()
 	fmt.Fprintln(e.stdout, "stopped")
 	return nil
-}
-
-func overrideIfSet(dst *string, v string) {
-	if v != "" {
-		*dst = v
-	}
 }
 
 // ingestDeps are what startIngest runs on; the caller owns and closes the

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,47 @@ import (
 	"github.com/opensoar/soar/internal/playbook"
 	"github.com/opensoar/soar/playbooks"
 )
+
+// connFlags are the flags of the long-running commands (soar ingest,
+// soar worker) that say which soar.yaml to read and override where it puts
+// Temporal and NATS.
+type connFlags struct {
+	config       *string
+	temporalAddr *string
+	namespace    *string
+	natsURL      *string
+}
+
+// addConnFlags declares --config, --temporal-addr, --namespace and
+// --nats-url on fs.
+func addConnFlags(fs *flag.FlagSet) connFlags {
+	return connFlags{
+		config:       fs.String("config", "", "soar.yaml (default: the built-in config)"),
+		temporalAddr: fs.String("temporal-addr", "", "host:port of the Temporal frontend (default: temporal.address)"),
+		namespace:    fs.String("namespace", "", "Temporal namespace (default: temporal.namespace)"),
+		natsURL:      fs.String("nats-url", "", "NATS server URL(s), comma-separated (default: nats.url)"),
+	}
+}
+
+// load reads the config (the file of --config, else the built-in one, with
+// the environment's overrides) and applies the flags that were set over it.
+func (f connFlags) load(getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(*f.config, getenv)
+	if err != nil {
+		return config.Config{}, err
+	}
+	overrideIfSet(&cfg.Temporal.Address, *f.temporalAddr)
+	overrideIfSet(&cfg.Temporal.Namespace, *f.namespace)
+	overrideIfSet(&cfg.NATS.URL, *f.natsURL)
+	return cfg, nil
+}
+
+// overrideIfSet sets *dst to v unless v is empty (a flag left unset).
+func overrideIfSet(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
 
 // newLogger builds the process logger from the log section: level debug,
 // info, warn or error; format text or json; written to w (stderr).

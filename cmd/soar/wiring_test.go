@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/opensoar/soar/internal/config"
 )
@@ -96,5 +99,55 @@ func TestLoadPlaybooks(t *testing.T) {
 	pbs, reports = loadPlaybooks(&cfg, env)
 	if len(pbs) != 0 || len(reports) != 1 || !reports[0].Diagnostics.HasErrors() {
 		t.Errorf("a directory with one bad file: %d playbooks, reports %v", len(pbs), reports)
+	}
+}
+
+// TestConnFlags checks the shared flags of soar ingest and soar worker:
+// a flag that is set wins over soar.yaml and the environment, one left
+// unset keeps what they say.
+func TestConnFlags(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "soar.yaml")
+	if err := os.WriteFile(yaml, []byte("temporal:\n  address: temporal.internal:7233\n  namespace: soar-prod\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type conn struct{ Address, Namespace, NATSURL string }
+	def := config.Default()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want conn
+	}{
+		{"defaults", nil, nil, conn{def.Temporal.Address, def.Temporal.Namespace, def.NATS.URL}},
+		{"config file", []string{"--config", yaml}, nil, conn{"temporal.internal:7233", "soar-prod", def.NATS.URL}},
+		{"environment", nil, map[string]string{"SOAR_NATS_URL": "nats://nats.internal:4222"}, conn{def.Temporal.Address, def.Temporal.Namespace, "nats://nats.internal:4222"}},
+		{"flags over file and environment", []string{"--config", yaml, "--temporal-addr", "10.0.0.1:7233", "--namespace", "blue", "--nats-url", "nats://10.0.0.2:4222"},
+			map[string]string{"SOAR_NATS_URL": "nats://nats.internal:4222"}, conn{"10.0.0.1:7233", "blue", "nats://10.0.0.2:4222"}},
+		{"one flag", []string{"--config", yaml, "--namespace", "blue"}, nil, conn{"temporal.internal:7233", "blue", def.NATS.URL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			cf := addConnFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := cf.load(func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			got := conn{cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.NATS.URL}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("load (-want +got):\n%s", diff)
+			}
+		})
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cf := addConnFlags(fs)
+	if err := fs.Parse([]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.load(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Errorf("load of a missing --config: %v, want a read error", err)
 	}
 }

@@ -34,11 +34,8 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		"Run a Temporal worker of the Incident workflow and every action, against the Temporal\n"+
 			"cluster and NATS of soar.yaml. Run several to scale out: they share the task queue.\n"+
 			"Alibaba Cloud credentials come from the environment variables each account names.")
-	configPath := fs.String("config", "", "soar.yaml (default: the built-in config)")
-	temporalAddr := fs.String("temporal-addr", "", "host:port of the Temporal frontend (default: temporal.address)")
-	namespace := fs.String("namespace", "", "Temporal namespace (default: temporal.namespace)")
+	cf := addConnFlags(fs)
 	taskQueue := fs.String("task-queue", "", "Temporal task queue (default: temporal.task_queue)")
-	natsURL := fs.String("nats-url", "", "NATS server URL(s), comma-separated (default: nats.url)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -46,18 +43,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("soar worker takes no arguments, got %q", rest)
 	}
-	cfg, err := config.Load(*configPath, e.getenv)
+	cfg, err := cf.load(e.getenv)
 	if err != nil {
 		return err
 	}
-	for dst, v := range map[*string]string{
-		&cfg.Temporal.Address: *temporalAddr, &cfg.Temporal.Namespace: *namespace,
-		&cfg.Temporal.TaskQueue: *taskQueue, &cfg.NATS.URL: *natsURL,
-	} {
-		if v != "" {
-			*dst = v
-		}
-	}
+	overrideIfSet(&cfg.Temporal.TaskQueue, *taskQueue)
 	logger, err := newLogger(cfg.Log, e.stderr)
 	if err != nil {
 		return err

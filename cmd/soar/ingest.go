@@ -28,12 +28,8 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	cf := addConnFlags(fs)
 	playbooksDir := fs.String("playbooks", "", "directory of playbooks, reloaded on change (default: playbooks.dir, else the shipped set)")
 	metricsAddr := fs.String("metrics-addr", "", "host:port to serve Prometheus /metrics on (default: metrics.addr; empty: off)")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("soar ingest takes no arguments, got %q", rest)
 	}
 	cfg, err := cf.load(e.getenv)
 	if err != nil {

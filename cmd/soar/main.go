@@ -161,6 +161,19 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNoArgs parses the flags of a command that takes no positional
+// arguments, and refuses any.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("soar %s takes no arguments, got %q", fs.Name(), rest)
+	}
+	return nil
+}
+
 func runVersion(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "version", "", "Print the version of soar.")
 	if _, err := parseFlags(fs, args); err != nil {

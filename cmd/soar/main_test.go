@@ -30,3 +30,15 @@ func TestUnknownNameSuggestions(t *testing.T) {
 		}
 	}
 }
+
+// TestNoArgumentCommands checks that the commands without positional
+// arguments refuse one before they start anything.
+func TestNoArgumentCommands(t *testing.T) {
+	for _, name := range []string{"ingest", "worker", "sandbox"} {
+		_, errOut, code := soarIn(t, "", name, "extra")
+		want := `soar ` + name + ` takes no arguments, got ["extra"]`
+		if code != -1 || errOut != want {
+			t.Errorf("soar %s extra: exit %d, error %q; want %q", name, code, errOut, want)
+		}
+	}
+}

@@ -23,16 +23,13 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:18080", "address to listen on, host:port")
 	worldPath := fs.String("world", "", "world file (YAML or JSON) to start from (default: the built-in world)")
 	verbose := fs.Bool("verbose", false, "log every API call, reads included")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("soar sandbox takes no arguments, got %q", rest)
 	}
 
 	world := sandbox.DefaultWorld()
 	if *worldPath != "" {
+		var err error
 		if world, err = sandbox.LoadWorld(*worldPath); err != nil {
 			return err
 		}

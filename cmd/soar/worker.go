@@ -36,12 +36,8 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 			"Alibaba Cloud credentials come from the environment variables each account names.")
 	cf := addConnFlags(fs)
 	taskQueue := fs.String("task-queue", "", "Temporal task queue (default: temporal.task_queue)")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("soar worker takes no arguments, got %q", rest)
 	}
 	cfg, err := cf.load(e.getenv)
 	if err != nil {

@@ -188,11 +188,7 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 		return activities.ECSBlockIPOutput{}, err
 	}
 	out := activities.ECSBlockIPOutput{SecurityGroupID: spec.group, IP: spec.cidr, Protocol: spec.protocol, PortRange: spec.portRange, Direction: spec.direction}
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	c, err := s.ecs()
+	s, c, err := a.ecsSession(ctx, in.Cloud)
 	if err != nil {
 		return out, err
 	}
@@ -266,11 +262,7 @@ func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockI
 		return activities.ECSUnblockIPOutput{}, err
 	}
 	out := activities.ECSUnblockIPOutput{SecurityGroupID: spec.group, IP: spec.cidr}
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	c, err := s.ecs()
+	s, c, err := a.ecsSession(ctx, in.Cloud)
 	if err != nil {
 		return out, err
 	}

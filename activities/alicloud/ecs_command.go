@@ -56,19 +56,8 @@ func (a *Activities) ECSRunCommand(ctx context.Context, in activities.ECSRunComm
 	if err != nil {
 		return out, err
 	}
-	s, err := a.session(ctx, in.Cloud)
+	s, c, inst, err := a.guardedInstance(ctx, in.Meta, in.Cloud, in.InstanceID)
 	if err != nil {
-		return out, err
-	}
-	c, err := s.ecs()
-	if err != nil {
-		return out, err
-	}
-	inst, err := s.describeInstance(c, in.InstanceID)
-	if err != nil {
-		return out, err
-	}
-	if err := a.checkProtected(in.Meta, inst); err != nil {
 		return out, err
 	}
 	if strings.EqualFold(inst.OSType, "windows") {

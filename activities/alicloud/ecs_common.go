@@ -1,6 +1,7 @@
 package alicloud
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 
@@ -65,6 +66,47 @@ func (s *session) describeInstance(c *ecs.Client, id string) (instanceInfo, erro
 		return info, nil
 	}
 	return instanceInfo{}, notFound("ecs instance %s does not exist in %s (request %s)", id, s.region, resp.RequestId)
+}
+
+// ecsSession opens the session of an invocation (see session) and its ECS
+// client.
+func (a *Activities) ecsSession(ctx context.Context, cloud activities.Cloud) (*session, *ecs.Client, error) {
+	s, err := a.session(ctx, cloud)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.ecs()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, c, nil
+}
+
+// ecsInstance opens the session and ECS client of an invocation and reads
+// the instance id (see describeInstance).
+func (a *Activities) ecsInstance(ctx context.Context, cloud activities.Cloud, id string) (*session, *ecs.Client, instanceInfo, error) {
+	s, c, err := a.ecsSession(ctx, cloud)
+	if err != nil {
+		return nil, nil, instanceInfo{}, err
+	}
+	inst, err := s.describeInstance(c, id)
+	if err != nil {
+		return nil, nil, instanceInfo{}, err
+	}
+	return s, c, inst, nil
+}
+
+// guardedInstance is ecsInstance for a disruptive action: a protected
+// instance is refused unless the step was approved (see checkProtected).
+func (a *Activities) guardedInstance(ctx context.Context, meta activities.Meta, cloud activities.Cloud, id string) (*session, *ecs.Client, instanceInfo, error) {
+	s, c, inst, err := a.ecsInstance(ctx, cloud, id)
+	if err != nil {
+		return nil, nil, instanceInfo{}, err
+	}
+	if err := a.checkProtected(meta, inst); err != nil {
+		return nil, nil, instanceInfo{}, err
+	}
+	return s, c, inst, nil
 }
 
 // checkProtected refuses a disruptive action on a protected instance

@@ -194,19 +194,8 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 	if err := checkID("instance_id", in.InstanceID); err != nil {
 		return out, err
 	}
-	s, err := a.session(ctx, in.Cloud)
+	s, c, inst, err := a.guardedInstance(ctx, in.Meta, in.Cloud, in.InstanceID)
 	if err != nil {
-		return out, err
-	}
-	c, err := s.ecs()
-	if err != nil {
-		return out, err
-	}
-	inst, err := s.describeInstance(c, in.InstanceID)
-	if err != nil {
-		return out, err
-	}
-	if err := a.checkProtected(in.Meta, inst); err != nil {
 		return out, err
 	}
 	current, err := s.interfaces(c, inst.ID)
@@ -388,15 +377,7 @@ func (a *Activities) ECSRestoreInstance(ctx context.Context, in activities.ECSRe
 			return out, invalidInput("original_groups: every entry needs network_interface_id and security_group_ids")
 		}
 	}
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	c, err := s.ecs()
-	if err != nil {
-		return out, err
-	}
-	inst, err := s.describeInstance(c, in.InstanceID)
+	s, c, inst, err := a.ecsInstance(ctx, in.Cloud, in.InstanceID)
 	if err != nil {
 		return out, err
 	}

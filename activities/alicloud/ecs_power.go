@@ -52,15 +52,7 @@ func (a *Activities) setPower(ctx context.Context, meta activities.Meta, cloud a
 	if err := checkID("instance_id", id); err != nil {
 		return "", "", o, err
 	}
-	s, err := a.session(ctx, cloud)
-	if err != nil {
-		return "", "", o, err
-	}
-	c, err := s.ecs()
-	if err != nil {
-		return "", "", o, err
-	}
-	inst, err := s.describeInstance(c, id)
+	s, c, inst, err := a.ecsInstance(ctx, cloud, id)
 	if err != nil {
 		return "", "", o, err
 	}

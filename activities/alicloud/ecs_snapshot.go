@@ -129,15 +129,8 @@ func (a *Activities) ECSSnapshotInstance(ctx context.Context, in activities.ECSS
 	if err := checkID("instance_id", in.InstanceID); err != nil {
 		return out, err
 	}
-	s, err := a.session(ctx, in.Cloud)
+	s, c, _, err := a.ecsInstance(ctx, in.Cloud, in.InstanceID)
 	if err != nil {
-		return out, err
-	}
-	c, err := s.ecs()
-	if err != nil {
-		return out, err
-	}
-	if _, err := s.describeInstance(c, in.InstanceID); err != nil {
 		return out, err
 	}
 	disks, err := s.instanceDisks(c, in.InstanceID)

@@ -342,9 +342,11 @@ func printDevBanner(w io.Writer, o devOptions, cfg config.Config, stack *devstac
 	fmt.Fprintf(w, "  soar approve compromised-host.i-bp1sandboxweb01 isolate --by analyst%s\n", temporalFlag)
 }
 
-// devSandbox is the sandbox cloud of soar dev: served on its own port, its
-// state saved in the data dir (on change and on shutdown) and restored on
-// start, so it survives a restart like the rest of the stack.
+// devSandbox is the sandbox cloud of soar dev: served on its own port, a
+// checkpoint of it (state, ClientToken answers, counters, nonces, webhooks)
+// saved in the data dir on change and on shutdown and restored on start, so
+// it survives a restart like the rest of the stack: an action retried after
+// the restart is answered as the first time, never run twice.
 type devSandbox struct {
 	srv    *sandbox.Server
 	ln     net.Listener
@@ -355,29 +357,32 @@ type devSandbox struct {
 
 	mu        sync.Mutex
 	prevCalls []sandbox.Call // the call log of earlier runs, from the file
-	lastState []byte         // the state last written
+	savedRev  uint64         // the server's revision last written
 
 	stopSaver context.CancelFunc
 	saverDone chan struct{}
 }
 
-// sandboxFile is <data-dir>/sandbox.json.
+// sandboxFile is <data-dir>/sandbox.json: a [sandbox.Checkpoint] with the
+// file's format and save time. Its calls are the record of this and earlier
+// runs; the sandbox's live call log (GET /_sandbox/calls) holds this run's
+// calls only, numbered on from the earlier runs'.
+//
+// A file of format soar-dev-sandbox/1 (before checkpoints) has only the
+// state and the calls; it is read too.
 type sandboxFile struct {
 	// Format is sandboxFormat.
 	Format  string    `json:"format"`
 	SavedAt time.Time `json:"saved_at"`
-	// State is what the sandbox cloud holds; it is restored on start.
-	State sandbox.State `json:"state"`
-	// Calls is the API call log of this and earlier runs (the sandbox's own
-	// log restarts empty with each run; this keeps the record), oldest
-	// first, at most maxSavedCalls.
-	Calls []sandbox.Call `json:"calls"`
+	sandbox.Checkpoint
 }
 
 const (
-	sandboxFormat = "soar-dev-sandbox/1"
+	sandboxFormat   = "soar-dev-sandbox/2"
+	sandboxFormatV1 = "soar-dev-sandbox/1"
+	// maxSavedCalls bounds the file's call record, oldest dropped first.
 	maxSavedCalls = 20000
-	// sandboxSaveEvery is how often the state is checked for changes and
+	// sandboxSaveEvery is how often the sandbox is checked for changes and
 	// saved: a crash loses at most this much of the sandbox's history.
 	sandboxSaveEvery = time.Second
 )
@@ -397,30 +402,15 @@ func listenSandbox(addr string, logger *slog.Logger) (*devSandbox, error) {
 // addr is the address the sandbox listens on.
 func (d *devSandbox) addr() string { return d.ln.Addr().String() }
 
-// start restores the state saved at path (if any), serves the sandbox and
-// starts saving its state on change.
+// start restores the sandbox saved at path (if any), serves it and starts
+// saving it on change.
 func (d *devSandbox) start(path string) error {
 	d.path = path
 	d.srv = sandbox.New(sandbox.DefaultWorld(), sandbox.Options{Logger: d.log})
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		d.log.Info("sandbox cloud starts from the default world")
-	case err != nil:
-		return fmt.Errorf("read sandbox state: %w", err)
-	default:
-		var f sandboxFile
-		if err := json.Unmarshal(data, &f); err != nil || f.Format != sandboxFormat {
-			if err == nil {
-				err = fmt.Errorf("format %q, want %q", f.Format, sandboxFormat)
-			}
-			return fmt.Errorf("sandbox state %s is unreadable (%v); move it away to start the sandbox cloud from its default world", path, err)
-		}
-		d.srv.Mutate(func(st *sandbox.State) { *st = f.State })
-		d.prevCalls = f.Calls
-		d.lastState, _ = json.Marshal(f.State)
-		d.log.Info("sandbox cloud state restored", "file", path, "saved_at", f.SavedAt.Format(time.RFC3339))
+	if err := d.restore(); err != nil {
+		return err
 	}
+	d.savedRev = d.srv.Revision()
 	d.hs = &http.Server{Handler: d.srv, ReadHeaderTimeout: 10 * time.Second}
 	d.served = make(chan error, 1)
 	go func() { d.served <- d.hs.Serve(d.ln) }()
@@ -445,24 +435,70 @@ func (d *devSandbox) start(path string) error {
 	return nil
 }
 
-// save writes the state and the call log when the state changed since the
-// last save, or always with force. The file is replaced atomically.
+// restore reads d.path into the server; a missing file leaves the default
+// world.
+func (d *devSandbox) restore() error {
+	data, err := os.ReadFile(d.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		d.log.Info("sandbox cloud starts from the default world")
+		return nil
+	case err != nil:
+		return fmt.Errorf("read sandbox state: %w", err)
+	}
+	unreadable := func(err error) error {
+		return fmt.Errorf("sandbox state %s is unreadable (%v); move it away to start the sandbox cloud from its default world", d.path, err)
+	}
+	var f sandboxFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return unreadable(err)
+	}
+	cp := f.Checkpoint
+	switch f.Format {
+	case sandboxFormat:
+	case sandboxFormatV1:
+		// The state and the call record only: a restart before this
+		// version forgot the rest too.
+		cp = sandbox.Checkpoint{Version: sandbox.CheckpointVersion, State: f.State}
+		for _, c := range f.Calls {
+			cp.Counters.Call = max(cp.Counters.Call, c.Seq)
+		}
+		d.log.Warn("sandbox state file of an older soar: the state is restored, but it holds no idempotency records "+
+			"(ClientToken answers), so an action that was in flight at the last shutdown may run again once; "+
+			"the file is rewritten in the current format", "file", d.path, "format", f.Format)
+	default:
+		return unreadable(fmt.Errorf("format %q, want %q", f.Format, sandboxFormat))
+	}
+	// This run's live call log starts empty and numbers on; the file keeps
+	// the record of earlier runs.
+	d.prevCalls, cp.Calls = f.Calls, nil
+	if err := d.srv.Restore(cp); err != nil {
+		return unreadable(err)
+	}
+	d.log.Info("sandbox cloud restored", "file", d.path, "saved_at", f.SavedAt.Format(time.RFC3339),
+		"client_tokens", len(cp.ClientTokens), "calls", len(d.prevCalls), "webhooks", len(cp.Webhooks))
+	return nil
+}
+
+// save writes a checkpoint of the sandbox, with the call record of earlier
+// runs, when the sandbox changed since the last save, or always with force.
+// The file is replaced atomically.
 func (d *devSandbox) save(force bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := d.srv.State()
-	stateJSON, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode sandbox state: %w", err)
-	}
-	if !force && string(stateJSON) == string(d.lastState) {
+	// The revision is read before the checkpoint: a change in between is
+	// saved now and once more on the next tick.
+	rev := d.srv.Revision()
+	if !force && rev == d.savedRev {
 		return nil
 	}
-	calls := append(append([]sandbox.Call(nil), d.prevCalls...), d.srv.Calls()...)
+	cp := d.srv.Checkpoint()
+	calls := append(slices.Clip(d.prevCalls), cp.Calls...)
 	if over := len(calls) - maxSavedCalls; over > 0 {
 		calls = calls[over:]
 	}
-	data, err := json.MarshalIndent(sandboxFile{Format: sandboxFormat, SavedAt: time.Now().UTC(), State: st, Calls: calls}, "", " ")
+	cp.Calls = calls
+	data, err := json.MarshalIndent(sandboxFile{Format: sandboxFormat, SavedAt: time.Now().UTC(), Checkpoint: cp}, "", " ")
 	if err != nil {
 		return fmt.Errorf("encode sandbox state: %w", err)
 	}
@@ -473,11 +509,13 @@ func (d *devSandbox) save(force bool) error {
 	if err := os.Rename(tmp, d.path); err != nil {
 		return fmt.Errorf("write sandbox state: %w", err)
 	}
-	d.lastState = stateJSON
+	d.savedRev = rev
 	return nil
 }
 
-// close saves the state one last time (once started) and stops serving.
+// close stops serving (letting calls in progress finish) and then saves
+// the sandbox one last time (once started), so that every call answered is
+// in the file.
 func (d *devSandbox) close(ctx context.Context) {
 	if d.hs == nil {
 		_ = d.ln.Close()
@@ -485,10 +523,10 @@ func (d *devSandbox) close(ctx context.Context) {
 	}
 	d.stopSaver()
 	<-d.saverDone
-	if err := d.save(true); err != nil {
-		d.log.Error("save sandbox state", "file", d.path, "error", err)
-	}
 	if err := d.hs.Shutdown(ctx); err != nil {
 		d.log.Warn("stop sandbox cloud", "error", err)
+	}
+	if err := d.save(true); err != nil {
+		d.log.Error("save sandbox state", "file", d.path, "error", err)
 	}
 }

@@ -116,6 +116,38 @@ func (w *wafClient) instance(id string) (string, error) {
 	return resp.InstanceId, nil
 }
 
+// lockWAF opens the WAF client of an invocation, resolves the instance
+// (see instance) and takes the instance's lock, which serialises soar's
+// changes to its ip_blacklist rules inside this worker. unlock releases it.
+func (a *Activities) lockWAF(ctx context.Context, cloud activities.Cloud, instanceID string) (w *wafClient, id string, unlock func(), err error) {
+	s, err := a.session(ctx, cloud)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if w, err = s.wafClient(); err != nil {
+		return nil, "", nil, err
+	}
+	if id, err = w.instance(instanceID); err != nil {
+		return nil, "", nil, err
+	}
+	if unlock, err = a.locks.lock(ctx, "waf/"+s.account+"/"+id); err != nil {
+		return nil, "", nil, err
+	}
+	return w, id, unlock, nil
+}
+
+// blocklist reads soar's ip_blacklist template of the instance (0 when
+// there is none yet) and, when there is one, its rules.
+func (w *wafClient) blocklist(instanceID string) (templateID int64, rules []wafRule, err error) {
+	if templateID, err = w.template(instanceID); err != nil || templateID == 0 {
+		return 0, nil, err
+	}
+	if rules, err = w.rules(instanceID, templateID); err != nil {
+		return 0, nil, err
+	}
+	return templateID, rules, nil
+}
+
 // template finds soar's ip_blacklist template; 0 if there is none.
 func (w *wafClient) template(instanceID string) (int64, error) {
 	for page := 1; page <= 20; page++ {
@@ -264,32 +296,18 @@ func (a *Activities) WAFBlockIP(ctx context.Context, in activities.WAFBlockIPInp
 	}
 	addr := plainAddress(cidr)
 	out := activities.WAFBlockIPOutput{IP: addr}
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	w, err := s.wafClient()
-	if err != nil {
-		return out, err
-	}
-	if out.InstanceID, err = w.instance(in.InstanceID); err != nil {
-		return out, err
-	}
-	unlock, err := a.locks.lock(ctx, "waf/"+s.account+"/"+out.InstanceID)
+	w, id, unlock, err := a.lockWAF(ctx, in.Cloud, in.InstanceID)
 	if err != nil {
 		return out, err
 	}
 	defer unlock()
-	tid, err := w.template(out.InstanceID)
+	out.InstanceID = id
+	tid, rules, err := w.blocklist(out.InstanceID)
 	if err != nil {
 		return out, err
 	}
-	var rules []wafRule
 	if tid != 0 {
 		out.TemplateID = strconv.FormatInt(tid, 10)
-		if rules, err = w.rules(out.InstanceID, tid); err != nil {
-			return out, err
-		}
 		if r, ok := ruleWith(rules, addr); ok {
 			out.RuleID = strconv.FormatInt(r.ID, 10)
 			out.Outcome = outcome(in.Meta, false, []string{planf("%s is already blocked by WAF rule %s (%d) of %s", addr, r.Name, r.ID, out.InstanceID)})
@@ -347,7 +365,7 @@ func (a *Activities) WAFBlockIP(ctx context.Context, in activities.WAFBlockIPInp
 	}
 	out.RuleID = strconv.FormatInt(r.ID, 10)
 	out.Outcome = outcome(in.Meta, true, plan)
-	s.log.Info("waf ip blocked", "ip", addr, "instance_id", out.InstanceID, "rule_id", r.ID)
+	w.s.log.Info("waf ip blocked", "ip", addr, "instance_id", out.InstanceID, "rule_id", r.ID)
 	return out, nil
 }
 
@@ -378,31 +396,15 @@ func (a *Activities) WAFUnblockIP(ctx context.Context, in activities.WAFUnblockI
 			return out, invalidInput("rule_id %q is not a WAF rule ID", in.RuleID)
 		}
 	}
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	w, err := s.wafClient()
-	if err != nil {
-		return out, err
-	}
-	if out.InstanceID, err = w.instance(in.InstanceID); err != nil {
-		return out, err
-	}
-	unlock, err := a.locks.lock(ctx, "waf/"+s.account+"/"+out.InstanceID)
+	w, id, unlock, err := a.lockWAF(ctx, in.Cloud, in.InstanceID)
 	if err != nil {
 		return out, err
 	}
 	defer unlock()
-	tid, err := w.template(out.InstanceID)
+	out.InstanceID = id
+	tid, rules, err := w.blocklist(out.InstanceID)
 	if err != nil {
 		return out, err
-	}
-	var rules []wafRule
-	if tid != 0 {
-		if rules, err = w.rules(out.InstanceID, tid); err != nil {
-			return out, err
-		}
 	}
 	var plan []string
 	var touched []wafRule
@@ -441,6 +443,6 @@ func (a *Activities) WAFUnblockIP(ctx context.Context, in activities.WAFUnblockI
 		}
 	}
 	out.Outcome = outcome(in.Meta, true, plan)
-	s.log.Info("waf ip unblocked", "ip", addr, "instance_id", out.InstanceID, "rule_id", out.RuleID)
+	w.s.log.Info("waf ip unblocked", "ip", addr, "instance_id", out.InstanceID, "rule_id", out.RuleID)
 	return out, nil
 }

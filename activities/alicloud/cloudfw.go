@@ -71,6 +71,23 @@ func cfwDirection(d string) (string, error) {
 	return "", invalidInput("direction %q: want in or out", d)
 }
 
+// lockCFW opens the session and Cloud Firewall client of an invocation
+// and takes the lock of soar's address book b, which serialises soar's
+// changes to the book and its drop policy inside this worker. unlock
+// releases it.
+func (a *Activities) lockCFW(ctx context.Context, cloud activities.Cloud, b cfwBook) (s *session, c *cloudfw.Client, unlock func(), err error) {
+	if s, err = a.session(ctx, cloud); err != nil {
+		return nil, nil, nil, err
+	}
+	if c, err = s.cloudfw(); err != nil {
+		return nil, nil, nil, err
+	}
+	if unlock, err = a.locks.lock(ctx, "cloudfw/"+s.account+"/"+b.name); err != nil {
+		return nil, nil, nil, err
+	}
+	return s, c, unlock, nil
+}
+
 // read finds the book and its drop policy.
 func (s *session) cfwRead(c *cloudfw.Client, b cfwBook) (cfwState, error) {
 	var st cfwState
@@ -170,15 +187,7 @@ func (a *Activities) CloudFWBlockIP(ctx context.Context, in activities.CloudFWBl
 	}
 	b := newCFWBook(dir, netip.MustParsePrefix(cidr).Addr().Is6())
 	out.IP, out.Direction, out.AddressBook = cidr, dir, b.name
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	c, err := s.cloudfw()
-	if err != nil {
-		return out, err
-	}
-	unlock, err := a.locks.lock(ctx, "cloudfw/"+s.account+"/"+b.name)
+	s, c, unlock, err := a.lockCFW(ctx, in.Cloud, b)
 	if err != nil {
 		return out, err
 	}
@@ -287,15 +296,7 @@ func (a *Activities) CloudFWUnblockIP(ctx context.Context, in activities.CloudFW
 	}
 	b := newCFWBook(dir, netip.MustParsePrefix(cidr).Addr().Is6())
 	out.IP, out.Direction = cidr, dir
-	s, err := a.session(ctx, in.Cloud)
-	if err != nil {
-		return out, err
-	}
-	c, err := s.cloudfw()
-	if err != nil {
-		return out, err
-	}
-	unlock, err := a.locks.lock(ctx, "cloudfw/"+s.account+"/"+b.name)
+	s, c, unlock, err := a.lockCFW(ctx, in.Cloud, b)
 	if err != nil {
 		return out, err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -30,7 +31,18 @@ type Webhook struct {
 func (s *Server) Webhooks() []Webhook {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return clone(s.webhooks)
+	return cloneWebhooks(s.webhooks)
+}
+
+// cloneWebhooks deep-copies hooks.
+func cloneWebhooks(hooks []Webhook) []Webhook {
+	out := make([]Webhook, len(hooks))
+	for i, h := range hooks {
+		h.Headers = maps.Clone(h.Headers)
+		h.JSON = slices.Clone(h.JSON)
+		out[i] = h
+	}
+	return out
 }
 
 // serveAdmin answers the unsigned control endpoints under /_sandbox/.

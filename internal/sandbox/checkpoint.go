@@ -105,8 +105,8 @@ func (s *Server) Checkpoint() Checkpoint {
 		Counters:     Counters{Resource: s.seq, Call: s.callSeq, Webhook: s.webhookSeq},
 		ClientTokens: []ClientTokenRecord{},
 		Nonces:       []NonceRecord{},
-		Calls:        clone(s.calls),
-		Webhooks:     clone(s.webhooks),
+		Calls:        cloneCalls(s.calls),
+		Webhooks:     cloneWebhooks(s.webhooks),
 	}
 	for k, e := range s.tokens {
 		if !now.Before(e.expires) {
@@ -133,12 +133,6 @@ func (s *Server) Checkpoint() Checkpoint {
 		if now.Sub(n.at) <= nonceWindow {
 			cp.Nonces = append(cp.Nonces, NonceRecord{AccessKeyID: n.keyID, Nonce: n.nonce, At: n.at})
 		}
-	}
-	if cp.Calls == nil {
-		cp.Calls = []Call{}
-	}
-	if cp.Webhooks == nil {
-		cp.Webhooks = []Webhook{}
 	}
 	return cp
 }
@@ -194,14 +188,16 @@ func (s *Server) Restore(cp Checkpoint) error {
 	}
 
 	st := clone(cp.State)
-	calls := clone(cp.Calls)
+	calls := cp.Calls
 	if over := len(calls) - s.opts.MaxCalls; over > 0 {
-		calls = slices.Delete(calls, 0, over)
+		calls = calls[over:]
 	}
-	webhooks := clone(cp.Webhooks)
+	calls = cloneCalls(calls)
+	webhooks := cp.Webhooks
 	if over := len(webhooks) - s.opts.MaxWebhooks; over > 0 {
-		webhooks = slices.Delete(webhooks, 0, over)
+		webhooks = webhooks[over:]
 	}
+	webhooks = cloneWebhooks(webhooks)
 	seq := max(cp.Counters.Resource, maxResourceNumber(&st.ECS))
 	callSeq := cp.Counters.Call
 	for _, c := range calls {

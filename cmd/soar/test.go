@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opensoar/soar/internal/config"
-	"github.com/opensoar/soar/internal/expr"
 	"github.com/opensoar/soar/internal/playbook"
 	"github.com/opensoar/soar/internal/playbooktest"
 )
@@ -43,13 +41,7 @@ func runTest(ctx context.Context, e *env, args []string) error {
 		}
 		filter = re.MatchString
 	}
-	cfg := config.Default()
-	if *configPath != "" {
-		if cfg, err = config.Load(*configPath, e.getenv); err != nil {
-			return err
-		}
-	}
-	celEnv, err := expr.NewEnv(expr.Options{})
+	cfg, celEnv, err := playbookEnv(*configPath, e.getenv)
 	if err != nil {
 		return err
 	}

@@ -38,13 +38,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	if len(paths) == 0 {
 		paths = []string{"playbooks"}
 	}
-	cfg := config.Default()
-	if *configPath != "" {
-		if cfg, err = config.Load(*configPath, e.getenv); err != nil {
-			return err
-		}
-	}
-	celEnv, err := expr.NewEnv(expr.Options{})
+	cfg, celEnv, err := playbookEnv(*configPath, e.getenv)
 	if err != nil {
 		return err
 	}
@@ -98,6 +92,24 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, summary)
 	}
 	return nil
+}
+
+// playbookEnv is what soar validate and soar test check playbooks in: the
+// config of configPath (the built-in config, without the environment's
+// overrides, when it is empty) and the CEL environment.
+func playbookEnv(configPath string, getenv func(string) string) (config.Config, *expr.Env, error) {
+	cfg := config.Default()
+	if configPath != "" {
+		var err error
+		if cfg, err = config.Load(configPath, getenv); err != nil {
+			return config.Config{}, nil, err
+		}
+	}
+	celEnv, err := newCELEnv()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, celEnv, nil
 }
 
 // plural renders "1 error", "2 errors".

@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/opensoar/soar/internal/config"
 )
 
 // runSoar runs the soar command line with args and returns its output and
@@ -199,5 +203,47 @@ func TestValidateUsage(t *testing.T) {
 	e := &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 	if err := run(context.Background(), e, []string{"validate", "--format", "xml"}); err == nil || !strings.Contains(err.Error(), "unknown --format") {
 		t.Errorf("--format xml error = %v, want unknown --format", err)
+	}
+}
+
+// TestPlaybookEnv checks the config soar validate and soar test check
+// playbooks against: without --config the built-in one, untouched by the
+// environment; with it the file, with the environment's overrides.
+func TestPlaybookEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "soar.yaml")
+	if err := os.WriteFile(path, []byte("approvers:\n  oncall: [alice]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return map[string]string{"SOAR_TEMPORAL_TASK_QUEUE": "soar-blue"}[k] }
+	def := config.Default()
+	tests := []struct {
+		name, path     string
+		wantQueue      string
+		wantApprovers  []string
+		wantErrContain string
+	}{
+		{name: "built-in", wantQueue: def.Temporal.TaskQueue, wantApprovers: slices.Sorted(maps.Keys(def.Approvers))},
+		{name: "file", path: path, wantQueue: "soar-blue", wantApprovers: []string{"oncall"}},
+		{name: "missing file", path: path + ".missing", wantErrContain: "read config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, celEnv, err := playbookEnv(tt.path, getenv)
+			if tt.wantErrContain != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrContain) {
+					t.Fatalf("playbookEnv(%q) error = %v, want one containing %q", tt.path, err, tt.wantErrContain)
+				}
+				return
+			}
+			if err != nil || celEnv == nil {
+				t.Fatalf("playbookEnv(%q) = env %v, error %v", tt.path, celEnv, err)
+			}
+			if cfg.Temporal.TaskQueue != tt.wantQueue {
+				t.Errorf("task queue = %q, want %q", cfg.Temporal.TaskQueue, tt.wantQueue)
+			}
+			if diff := cmp.Diff(tt.wantApprovers, slices.Sorted(maps.Keys(cfg.Approvers))); diff != "" {
+				t.Errorf("approver groups (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

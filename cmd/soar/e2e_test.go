@@ -447,8 +447,9 @@ type devStack struct {
 	nc *nats.Conn
 }
 
-// startDev runs soar dev on dataDir with the playbooks of pbDir on ports
-// (NATS, Temporal, UI, sandbox) and waits for its ready line.
+// startDev runs soar dev on dataDir with the playbooks of pbDir (empty:
+// the shipped set embedded in soar) on ports (NATS, Temporal, UI, sandbox)
+// and waits for its ready line.
 func startDev(t *testing.T, dataDir, pbDir string, ports []string) *devStack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -459,10 +460,12 @@ func startDev(t *testing.T, dataDir, pbDir string, ports []string) *devStack {
 		http: &http.Client{Timeout: 30 * time.Second},
 	}
 	e := &env{stdin: strings.NewReader(""), stdout: s.stdout, stderr: s.stderr, getenv: func(string) string { return "" }}
-	go func() {
-		s.done <- run(ctx, e, []string{"dev", "--data-dir", dataDir, "--playbooks", pbDir,
-			"--nats-addr", ports[0], "--temporal-addr", ports[1], "--ui-addr", ports[2], "--sandbox-addr", ports[3]})
-	}()
+	args := []string{"dev", "--data-dir", dataDir,
+		"--nats-addr", ports[0], "--temporal-addr", ports[1], "--ui-addr", ports[2], "--sandbox-addr", ports[3]}
+	if pbDir != "" {
+		args = append(args, "--playbooks", pbDir)
+	}
+	go func() { s.done <- run(ctx, e, args) }()
 	select {
 	case <-s.stdout.seen:
 	case err := <-s.done:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -19,43 +18,27 @@ import (
 	"github.com/opensoar/soar/internal/config"
 )
 
-// runSoar runs the soar command line with args and returns its output and
-// exit status.
+// runSoar runs the soar command line with args and no input (see soarIn)
+// and returns its output and exit status; an error without an exit status
+// fails the test.
 func runSoar(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
-	err := run(context.Background(), e, args)
-	var ee exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.code
-	default:
-		t.Fatalf("soar %v: %v", args, err)
+	stdout, stderr, code = soarIn(t, "", args...)
+	if code == -1 {
+		t.Fatalf("soar %v: %s", args, stderr)
 	}
-	return out.String(), errOut.String(), code
+	return stdout, stderr, code
 }
 
 // copyPlaybooks copies the shipped playbooks (and only the YAML) into a
 // temporary directory.
 func copyPlaybooks(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
 	files, err := filepath.Glob("../../playbooks/*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return copyFiles(t, files...)
 }
 
 // breakFile replaces old with new in the file, which must contain it.

@@ -19,7 +19,6 @@ import (
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/config"
-	"github.com/opensoar/soar/internal/expr"
 )
 
 // registry records activity registrations.
@@ -55,20 +54,28 @@ func startTestJetStream(tb testing.TB) *nats.Conn {
 	return nc
 }
 
+// newTestActivities builds the activities of a worker with the built-in
+// config, as startWorker does, on an in-process JetStream; getenv reads the
+// credential variables.
+func newTestActivities(t *testing.T, getenv func(string) string) *workerActivities {
+	t.Helper()
+	js, err := jetstream.New(startTestJetStream(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	celEnv, err := newCELEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, err := newActivities(config.Default(), js, celEnv, getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acts
+}
+
 func TestWorkerRegistersEveryActivity(t *testing.T) {
-	nc := startTestJetStream(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	celEnv, err := expr.NewEnv(expr.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acts, err := newActivities(config.Default(), js, celEnv, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	acts := newTestActivities(t, nil)
 	var r workerRegistry
 	got := acts.register(&r)
 
@@ -93,29 +100,16 @@ func TestWorkerRegistersEveryActivity(t *testing.T) {
 }
 
 func TestWorkerProtectsOwnAccessKey(t *testing.T) {
-	nc := startTestJetStream(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	celEnv, err := expr.NewEnv(expr.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	getenv := func(k string) string {
+	acts := newTestActivities(t, func(k string) string {
 		return map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIengine", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s3cret"}[k]
-	}
-	acts, err := newActivities(config.Default(), js, celEnv, getenv, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if got := acts.alicloud.OwnAccessKeyIDs(); !slices.Equal(got, []string{"LTAIengine"}) {
 		t.Fatalf("OwnAccessKeyIDs() = %v, want [LTAIengine]", got)
 	}
 	var s testsuite.WorkflowTestSuite
 	tenv := s.NewTestActivityEnvironment()
 	acts.register(tenv)
-	_, err = tenv.ExecuteActivity(activities.RAMDisableAccessKey, activities.RAMAccessKeyInput{AccessKeyID: "LTAIengine", UserName: "soar-engine"})
+	_, err := tenv.ExecuteActivity(activities.RAMDisableAccessKey, activities.RAMAccessKeyInput{AccessKeyID: "LTAIengine", UserName: "soar-engine"})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeGuardDenied {
 		t.Fatalf("%s(own key) error = %v, want a %s error", activities.RAMDisableAccessKey, err, activities.ErrTypeGuardDenied)

@@ -13,42 +13,27 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/workflows"
 )
 
 // analystFlags are the connection flags of the analyst commands (approve,
 // incidents): which soar.yaml, and the Temporal address and namespace that
-// override it.
+// override it (read with connFlags.load), and how long to wait.
 type analystFlags struct {
-	config    *string
-	temporal  *string
-	namespace *string
-	timeout   *time.Duration
+	connFlags
+	timeout *time.Duration
 }
 
 func addAnalystFlags(fs *flag.FlagSet) analystFlags {
 	return analystFlags{
-		config:    fs.String("config", "", "soar.yaml with the Temporal address, namespace, TLS and API key (default: the built-in config)"),
-		temporal:  fs.String("temporal-addr", "", "Temporal frontend host:port (default: temporal.address of the config, 127.0.0.1:7233)"),
-		namespace: fs.String("namespace", "", "Temporal namespace (default: temporal.namespace of the config, default)"),
-		timeout:   fs.Duration("timeout", 30*time.Second, "how long to wait for Temporal and the worker"),
+		connFlags: connFlags{
+			config:       fs.String("config", "", "soar.yaml with the Temporal address, namespace, TLS and API key (default: the built-in config)"),
+			temporalAddr: fs.String("temporal-addr", "", "Temporal frontend host:port (default: temporal.address of the config, 127.0.0.1:7233)"),
+			namespace:    fs.String("namespace", "", "Temporal namespace (default: temporal.namespace of the config, default)"),
+			natsURL:      new(string), // no --nats-url: the analyst commands talk to Temporal only
+		},
+		timeout: fs.Duration("timeout", 30*time.Second, "how long to wait for Temporal and the worker"),
 	}
-}
-
-// load reads the config and applies the flags over it.
-func (f analystFlags) load(e *env) (config.Config, error) {
-	cfg, err := config.Load(*f.config, e.getenv)
-	if err != nil {
-		return config.Config{}, err
-	}
-	if *f.temporal != "" {
-		cfg.Temporal.Address = *f.temporal
-	}
-	if *f.namespace != "" {
-		cfg.Temporal.Namespace = *f.namespace
-	}
-	return cfg, nil
 }
 
 // cliArgs are the flags to repeat in a suggested command so that it reaches
@@ -58,8 +43,8 @@ func (f analystFlags) cliArgs() string {
 	if *f.config != "" {
 		fmt.Fprintf(&b, " --config %s", shellQuote(*f.config))
 	}
-	if *f.temporal != "" {
-		fmt.Fprintf(&b, " --temporal-addr %s", shellQuote(*f.temporal))
+	if *f.temporalAddr != "" {
+		fmt.Fprintf(&b, " --temporal-addr %s", shellQuote(*f.temporalAddr))
 	}
 	if *f.namespace != "" {
 		fmt.Fprintf(&b, " --namespace %s", shellQuote(*f.namespace))
@@ -90,7 +75,7 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	if strings.TrimSpace(*by) == "" {
 		return errors.New("--by is required: the user name you approve as (e.g. --by analyst)")
 	}
-	cfg, err := af.load(e)
+	cfg, err := af.load(e.getenv)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func runIncidents(ctx context.Context, e *env, args []string) error {
 	if *limit <= 0 {
 		return fmt.Errorf("--limit must be positive, got %d", *limit)
 	}
-	cfg, err := af.load(e)
+	cfg, err := af.load(e.getenv)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/workflows"
 )
 
@@ -258,5 +260,41 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestAnalystFlags checks the connection flags of soar approve and soar
+// incidents: they override the config's Temporal address and namespace,
+// leave NATS alone, and are repeated in the commands soar suggests.
+func TestAnalystFlags(t *testing.T) {
+	def := config.Default()
+	tests := []struct {
+		args        []string
+		wantAddr    string
+		wantNS      string
+		wantCLIArgs string
+	}{
+		{nil, def.Temporal.Address, def.Temporal.Namespace, ""},
+		{[]string{"--temporal-addr", "10.0.0.1:7233", "--namespace", "soar prod"}, "10.0.0.1:7233", "soar prod", ` --temporal-addr 10.0.0.1:7233 --namespace 'soar prod'`},
+		{[]string{"--namespace", "blue", "--timeout", "5s"}, def.Temporal.Address, "blue", " --namespace blue"},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		af := addAnalystFlags(fs)
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := af.load(func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("load(%v): %v", tt.args, err)
+		}
+		got := []string{cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.NATS.URL, af.cliArgs()}
+		want := []string{tt.wantAddr, tt.wantNS, def.NATS.URL, tt.wantCLIArgs}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("flags %v: address, namespace, NATS URL, cliArgs (-want +got):\n%s", tt.args, diff)
+		}
+	}
+	if fs := flag.NewFlagSet("test", flag.ContinueOnError); addAnalystFlags(fs).natsURL == nil || fs.Lookup("nats-url") != nil {
+		t.Error("the analyst commands must not take --nats-url, and load must not see a nil natsURL")
 	}
 }

@@ -43,6 +43,19 @@ func (r *recordingStarter) workflowIDs() []string {
 	return out
 }
 
+// alertConn starts an alert server (see alertServer) and returns a
+// connection to it, closed when the test ends, and the server's URL.
+func alertConn(t *testing.T) (*nats.Conn, string) {
+	t.Helper()
+	_, url := alertServer(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, url
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -58,12 +71,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // recording starter and a metrics endpoint: a sample goes through, a bad
 // alert is dead-lettered, and /metrics shows both.
 func TestStartIngest(t *testing.T) {
-	_, url := alertServer(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, url := alertConn(t)
 	cfg := config.Default()
 	cfg.NATS.URL = url
 	cfg.Metrics.Addr = "127.0.0.1:0"
@@ -125,12 +133,7 @@ func getMetrics(t *testing.T, url string) string {
 // TestStartIngest_WatchedDirectory: a playbook directory is watched; an
 // invalid playbook is left out and the others run.
 func TestStartIngest_WatchedDirectory(t *testing.T) {
-	_, url := alertServer(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := alertConn(t)
 	dir := copyPlaybooks(t)
 	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: broken\ntrigger: {subjects: [alerts.>], when: alert.nope}\nsteps: []\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -156,12 +159,7 @@ func TestStartIngest_WatchedDirectory(t *testing.T) {
 }
 
 func TestStartIngest_CreatesStreamAndConsumer(t *testing.T) {
-	_, url := alertServer(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := alertConn(t)
 	cfg := config.Default()
 	celEnv, _ := newCELEnv()
 	ing, err := startIngest(context.Background(), cfg, ingestDeps{nats: nc, celEnv: celEnv, starter: &recordingStarter{}})

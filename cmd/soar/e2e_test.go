@@ -520,7 +520,11 @@ func (s *devStack) stop(t *testing.T) {
 func (s *devStack) soar(ctx context.Context, t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	switch args[0] {
-	case "approve", "incidents":
+	case "approve":
+		// A busy CI machine running the storm beside this can take longer
+		// than the interactive default of 30s to answer an Update.
+		args = append(args, "--temporal-addr", s.temporalAddr, "--timeout", "2m")
+	case "incidents":
 		args = append(args, "--temporal-addr", s.temporalAddr)
 	}
 	var out, errOut bytes.Buffer

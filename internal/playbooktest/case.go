@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/alert"
@@ -150,6 +151,10 @@ func (r *caseRun) run(ctx context.Context) (workflows.Result, bool) {
 		timeout = DefaultCaseTimeout
 	}
 	r.env.SetTestTimeout(timeout)
+	// The SDK flags a workflow task that runs over 1s as a deadlock; on a
+	// busy machine (CI, parallel test packages) a task with many CEL
+	// evaluations can take longer without being stuck.
+	r.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: timeout})
 	workflows.RegisterWorkflow(r.env)
 	r.env.RegisterActivityWithOptions(expr.NewEvaluator(r.opts.Env).Eval, activity.RegisterOptions{Name: activities.ExprEval})
 	r.rec = newRecorder(r.env, r.start, r.c.mocks)

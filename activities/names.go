@@ -45,4 +45,11 @@ const (
 	// BudgetTake counts one run of an action against its guardrail budget,
 	// shared by every worker.
 	BudgetTake = "soar.budget.take"
+	// HoldAcquire records that an incident relies on a temporary measure
+	// (an IP on a blocklist, an isolation, a stopped instance) until a due
+	// time, in the hold registry shared by every worker.
+	HoldAcquire = "soar.hold.acquire"
+	// HoldRelease removes an incident's hold and says whether the caller
+	// is the last holder of a measure soar changed, and must undo it.
+	HoldRelease = "soar.hold.release"
 )

@@ -457,7 +457,9 @@ type NATSPublishOutput struct {
 // incident, published to soar.events.<playbook>.<event>.
 type IncidentEvent struct {
 	// Event is opened, step_started, step_succeeded, step_failed,
-	// step_skipped, approval_requested, approval_decided, reverted or closed.
+	// step_skipped, approval_requested, approval_decided, reverted,
+	// released (a due revert left the measure to its other holders) or
+	// closed.
 	Event    string         `json:"event"`
 	Incident string         `json:"incident"`
 	Playbook string         `json:"playbook"`
@@ -487,4 +489,59 @@ type BudgetResult struct {
 	Max     int  `json:"max"`
 	// WindowEnds is when the budget refills.
 	WindowEnds time.Time `json:"window_ends"`
+}
+
+// HoldRequest is the input of [HoldAcquire] and [HoldRelease]: one
+// incident's hold on a temporary measure that several incidents may rely
+// on (two playbooks blocking the same C&C address, for different times).
+// The measure is undone only when its last live hold is released, and only
+// if soar changed the target at some point.
+type HoldRequest struct {
+	// Key identifies the measure's undo: the inverse action and its
+	// canonical input (account and region included; meta and the state
+	// recorded before the change, such as a previous mode, excluded),
+	// hashed to a KeyValue-safe key ([-/_=.a-zA-Z0-9]).
+	Key string `json:"key"`
+	// Measure describes the measure for humans reading the registry, e.g.
+	// "alicloud.cloudfw.unblock_ip 198.51.100.1/32".
+	Measure string `json:"measure,omitempty"`
+	// Holder identifies the hold: "<incident>/<step key>".
+	Holder string `json:"holder"`
+	// Until is when the hold stops counting if it is never released (the
+	// incident was terminated): the revert's due time. The zero time means
+	// forever: a measure kept, or applied without revert_after. An acquire
+	// only ever moves a hold's Until later. Release ignores it.
+	Until time.Time `json:"until,omitzero"`
+	// Changed is true when this incident's action changed the target
+	// (output changed: true): soar owns the change from then on.
+	Changed bool `json:"changed,omitempty"`
+	// Inverse is the inverse action's input that undoes the measure, as
+	// this incident recorded it. The registry keeps the first changer's:
+	// the last holder undoes with it.
+	Inverse map[string]any `json:"inverse,omitempty"`
+	// Now is the workflow time: holds whose Until is not after it have
+	// expired.
+	Now time.Time `json:"now"`
+}
+
+// HoldResult is the output of [HoldAcquire] and [HoldRelease].
+type HoldResult struct {
+	// Undo (release only) is true when the caller released the last live
+	// hold of a measure soar changed: the caller runs the inverse now, with
+	// Inverse when set.
+	Undo bool `json:"undo,omitempty"`
+	// Owned is true once any holder reported changing the target.
+	Owned bool `json:"owned,omitempty"`
+	// Holders are the other live holds, ordered by holder.
+	Holders []Hold `json:"holders,omitempty"`
+	// Inverse is the input that undoes the measure, recorded by the first
+	// holder that changed the target; set with Undo.
+	Inverse map[string]any `json:"inverse,omitempty"`
+}
+
+// Hold is one live hold in a [HoldResult].
+type Hold struct {
+	Holder string `json:"holder"`
+	// Until is when it stops counting; the zero time means forever.
+	Until time.Time `json:"until,omitzero"`
 }

@@ -2,7 +2,9 @@
 // nats.publish (a linkage alert for another playbook, hop-limited),
 // soar.events.publish (incident events for audit and SIEM) and
 // soar.budget.take (guardrail budgets shared by every worker through a
-// JetStream KeyValue bucket).
+// JetStream KeyValue bucket) and soar.hold.acquire / soar.hold.release (the
+// registry of holds on temporary measures shared by incidents, another
+// KeyValue bucket).
 //
 // Every publish carries a deterministic Nats-Msg-Id, so that an activity
 // retry inside JetStream's duplicate window is dropped by the stream.
@@ -54,8 +56,11 @@ type Options struct {
 	// BudgetBucket is the KeyValue bucket of the budgets, created when
 	// missing; default [DefaultBudgetBucket].
 	BudgetBucket string
-	// Replicas of the budget bucket when it is created: 1 (default) on a
-	// single server, 3 on a cluster.
+	// HoldBucket is the KeyValue bucket of the hold registry, created when
+	// missing; default [DefaultHoldBucket].
+	HoldBucket string
+	// Replicas of the budget and hold buckets when they are created: 1
+	// (default) on a single server, 3 on a cluster.
 	Replicas int
 	// Now is the clock for alert times and budgets without a time; nil
 	// means time.Now.
@@ -64,8 +69,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Activities implements nats.publish, soar.events.publish and
-// soar.budget.take. It is safe for concurrent use.
+// Activities implements nats.publish, soar.events.publish,
+// soar.budget.take, soar.hold.acquire and soar.hold.release. It is safe for
+// concurrent use.
 type Activities struct {
 	js       jetstream.JetStream
 	prefix   string
@@ -78,6 +84,9 @@ type Activities struct {
 	mu    sync.Mutex
 	kv    jetstream.KeyValue // the budget bucket, once opened
 	kvTTL time.Duration      // its TTL; 0 means entries never expire
+
+	holdBucketName string
+	holdKV         jetstream.KeyValue // the hold bucket, once opened
 }
 
 // New returns the NATS activities for opts.
@@ -100,6 +109,10 @@ func New(opts Options) *Activities {
 	if a.bucket == "" {
 		a.bucket = DefaultBudgetBucket
 	}
+	a.holdBucketName = opts.HoldBucket
+	if a.holdBucketName == "" {
+		a.holdBucketName = DefaultHoldBucket
+	}
 	if a.replicas <= 0 {
 		a.replicas = 1
 	}
@@ -112,13 +125,16 @@ func New(opts Options) *Activities {
 	return a
 }
 
-// Register registers Publish, PublishEvent and TakeBudget under their
-// names [activities.NATSPublish], [activities.PublishEvent] and
-// [activities.BudgetTake].
+// Register registers Publish, PublishEvent, TakeBudget, AcquireHold and
+// ReleaseHold under their names [activities.NATSPublish],
+// [activities.PublishEvent], [activities.BudgetTake],
+// [activities.HoldAcquire] and [activities.HoldRelease].
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Publish, activity.RegisterOptions{Name: activities.NATSPublish})
 	r.RegisterActivityWithOptions(a.PublishEvent, activity.RegisterOptions{Name: activities.PublishEvent})
 	r.RegisterActivityWithOptions(a.TakeBudget, activity.RegisterOptions{Name: activities.BudgetTake})
+	r.RegisterActivityWithOptions(a.AcquireHold, activity.RegisterOptions{Name: activities.HoldAcquire})
+	r.RegisterActivityWithOptions(a.ReleaseHold, activity.RegisterOptions{Name: activities.HoldRelease})
 }
 
 func (a *Activities) jetStream() (jetstream.JetStream, error) {

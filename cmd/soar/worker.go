@@ -206,6 +206,8 @@ func (a *workerActivities) register(r activityRegistry) []string {
 		activities.NATSPublish:   a.nats.Publish,
 		activities.PublishEvent:  a.nats.PublishEvent,
 		activities.BudgetTake:    a.nats.TakeBudget,
+		activities.HoldAcquire:   a.nats.AcquireHold,
+		activities.HoldRelease:   a.nats.ReleaseHold,
 		activities.ExprEval:      a.expr.Eval,
 	}
 	for name, fn := range a.alicloud.Actions() {

@@ -81,7 +81,7 @@ func TestWorkerRegistersEveryActivity(t *testing.T) {
 
 	// Every catalog action and every inverse, plus the internal activities
 	// the workflow calls.
-	want := []string{activities.ExprEval, activities.PublishEvent, activities.BudgetTake}
+	want := []string{activities.ExprEval, activities.PublishEvent, activities.BudgetTake, activities.HoldAcquire, activities.HoldRelease}
 	for _, spec := range activities.Catalog() {
 		want = append(want, spec.Name)
 		if spec.Inverse != "" {

@@ -147,15 +147,21 @@ func (s *incident) details() string {
 
 	var reverts []string
 	for _, a := range s.Applied {
+		note := ""
+		if n := holdNote(a); n != "" {
+			note = " · " + mdEscape(n)
+		}
 		switch a.Status {
 		case RevertScheduled, RevertPlanned:
-			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s at %s (%s) — Update `revert` (now), `extend` with `{\"step\":\"%s\",\"by\":\"24h\"}`, or `keep` with `{\"step\":\"%s\"}`",
-				a.Key, a.Inverse, targetSuffix(a.Target), fmtTime(a.At), a.Status, a.Key, a.Key))
+			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s at %s (%s) — Update `revert` (now), `extend` with `{\"step\":\"%s\",\"by\":\"24h\"}`, or `keep` with `{\"step\":\"%s\"}`%s",
+				a.Key, a.Inverse, targetSuffix(a.Target), fmtTime(a.At), a.Status, a.Key, a.Key, note))
 		case RevertFailed:
 			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s **failed**: %s — send Update `revert` with `{\"step\":\"%s\"}` to retry",
 				a.Key, a.Inverse, targetSuffix(a.Target), mdEscape(a.Error), a.Key))
 		case RevertReverting:
 			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s running now", a.Key, a.Inverse, targetSuffix(a.Target)))
+		case RevertReleased, RevertUnchanged:
+			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s not run (%s)%s", a.Key, a.Inverse, targetSuffix(a.Target), a.Status, note))
 		}
 	}
 	if len(reverts) > 0 {

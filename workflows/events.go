@@ -19,6 +19,7 @@ const (
 	eventApprovalRequested = "approval_requested"
 	eventApprovalDecided   = "approval_decided"
 	eventReverted          = "reverted"
+	eventReleased          = "released"
 	eventClosed            = "closed"
 )
 

@@ -60,6 +60,11 @@ type harness struct {
 	behave   map[string]behaviour
 	budget   func(activities.BudgetRequest) (activities.BudgetResult, error)
 	eventErr error
+	// holds is the hold registry the hold stubs use: a fresh one per
+	// harness; tests of incidents sharing measures set a shared one.
+	holds *memHolds
+	// holdCalls are the registry calls, in call order.
+	holdCalls []holdCall
 	// running and maxRunning measure concurrent action calls; barrier, when
 	// set, holds each call until running reaches it or the remaining calls
 	// cannot reach it (see waitBarrier).
@@ -71,7 +76,7 @@ func newHarness(t testing.TB) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(testLogger(t))
-	h := &harness{t: t, env: s.NewTestWorkflowEnvironment(), behave: map[string]behaviour{}}
+	h := &harness{t: t, env: s.NewTestWorkflowEnvironment(), behave: map[string]behaviour{}, holds: newMemHolds()}
 	h.cond = sync.NewCond(&h.mu)
 	h.setWorkerOptions(worker.Options{})
 	RegisterWorkflow(h.env)
@@ -91,6 +96,8 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.env.RegisterActivityWithOptions(h.publish, activity.RegisterOptions{Name: activities.PublishEvent})
 	h.env.RegisterActivityWithOptions(h.take, activity.RegisterOptions{Name: activities.BudgetTake})
+	h.env.RegisterActivityWithOptions(h.holdStub(activities.HoldAcquire), activity.RegisterOptions{Name: activities.HoldAcquire})
+	h.env.RegisterActivityWithOptions(h.holdStub(activities.HoldRelease), activity.RegisterOptions{Name: activities.HoldRelease})
 	return h
 }
 

@@ -28,6 +28,11 @@ func RegisterWorkflow(w worker.WorkflowRegistry) {
 //     sees is what runs (with is rendered before the gate).
 //   - Revertible actions with revert_after get a durable timer that runs
 //     the catalog inverse; "revert", "extend" and "keep" Updates change it.
+//     Temporary measures are shared by incidents: every revertible action
+//     holds its measure in the cross-incident registry (until its due time,
+//     or forever when kept or without revert_after), and a due revert
+//     releases the hold and runs the inverse only if this incident is the
+//     last holder of a change soar made (released or unchanged otherwise).
 //   - Repeat alerts arrive as the "alert" Update and never rerun steps.
 //     The incident closes once its steps are done, its reverts have run (or
 //     were kept) and dedup.window has passed since the last alert.
@@ -125,6 +130,7 @@ func (s *incident) run(ctx workflow.Context) (Result, error) {
 		if a.Status == RevertScheduled {
 			s.watchRevert(a)
 		}
+		s.syncHolds(a) // a resumed run whose holds lag behind (a registry error)
 	}
 	s.touch(ctx)
 	if s.Phase != phaseDone {

@@ -14,7 +14,12 @@ import (
 
 // recordApplied records a revertible action that ran: its forward input
 // and output, and, with revert_after, the auto-revert's due time and timer.
-// On dry-run only a planned revert is reported (no timer, no rollback).
+// In enforce mode it then holds the measure in the cross-incident registry
+// until the due time (forever without revert_after), whether the action
+// changed the target or found it in place: the revert releases the hold
+// and undoes the measure only if this incident is its last holder and soar
+// changed it (see undo). On dry-run only a planned revert is reported (no
+// timer, no hold, no rollback).
 func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec activities.ActionSpec, u *unitRun) {
 	now := workflow.Now(ctx)
 	a := &applied{
@@ -26,6 +31,21 @@ func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec a
 		return
 	case s.dryRun:
 		a.Status, a.At = RevertPlanned, now.Add(st.RevertAfter)
+	case s.useHolds(ctx):
+		a.Holds = holdUnits(spec, u.Params, u.Output)
+		a.Status = RevertApplied
+		if st.RevertAfter > 0 {
+			a.Status, a.At = RevertScheduled, now.Add(st.RevertAfter)
+		}
+		s.Applied = append(s.Applied, a)
+		if a.Status == RevertScheduled {
+			s.watchRevert(a)
+		}
+		// In the background, on the root context: the playbook goes on while
+		// the registry answers (or retries), and a cancelled parallel branch
+		// still records its hold. A revert due meanwhile waits for it.
+		s.syncHolds(a)
+		return
 	case !outputChanged(u.Output):
 		// The target already was in this state (another incident blocked the
 		// IP, an operator had stopped the instance): soar undoes only what it
@@ -62,7 +82,7 @@ func (s *incident) watchRevert(a *applied) {
 			d := a.At.Sub(workflow.Now(ctx))
 			if d <= 0 {
 				a.Status = RevertReverting
-				_ = s.runInverse(ctx, a) // recorded in a
+				_ = s.undo(ctx, a) // recorded in a
 				return
 			}
 			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
@@ -76,14 +96,17 @@ func (s *incident) watchRevert(a *applied) {
 	})
 }
 
-// runInverse runs a's inverse action. The caller has set a.Status to
-// reverting. Failures are recorded (status failed, send revert to retry);
-// a cancellation leaves the action applied, for the rollback.
-func (s *incident) runInverse(ctx workflow.Context, a *applied) error {
+// runInverse runs a's inverse action with input (copied, meta added). The
+// caller has set a.Status to reverting. Failures are recorded (status
+// failed, send revert to retry); a cancellation leaves the action applied,
+// for the rollback.
+func (s *incident) runInverse(ctx workflow.Context, a *applied, args map[string]any) error {
 	s.touch(ctx)
-	fwd, _ := activities.Lookup(a.Action)
 	inv, _ := activities.Lookup(a.Inverse)
-	input := inverseInput(fwd.InverseArgs, a.Input, a.Output)
+	input := make(map[string]any, len(args)+1)
+	for _, k := range workflow.DeterministicKeys(args) {
+		input[k] = args[k]
+	}
 	input["meta"] = activities.Meta{Incident: s.id, Playbook: s.pb.Name, Step: a.Key, Revert: true, Hops: s.in.Hops}
 	st := s.specs[a.Step]
 	if st == nil {
@@ -157,9 +180,10 @@ func inverseInput(args map[string]string, in, out map[string]any) map[string]any
 	return res
 }
 
-// rollback runs, in reverse order, the inverse of every applied revertible
-// action not yet reverted (an analyst's keep is respected), in a
-// disconnected context so that it also runs after cancellation.
+// rollback reverts, in reverse order, every applied revertible action not
+// yet reverted (an analyst's keep is respected), in a disconnected context
+// so that it also runs after cancellation. Like a due revert it releases
+// the holds first: a measure other incidents still hold stays.
 func (s *incident) rollback(ctx workflow.Context) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	var errs []error
@@ -171,7 +195,7 @@ func (s *incident) rollback(ctx workflow.Context) {
 			continue
 		}
 		a.Status = RevertReverting
-		if err := s.runInverse(dctx, a); err != nil {
+		if err := s.undo(dctx, a); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -244,6 +268,8 @@ func filterStatus(key string, targets []*applied, statuses ...string) ([]*applie
 		return nil, fmt.Errorf("step %q ran in dry-run: nothing was applied", key)
 	case all(RevertUnchanged):
 		return nil, fmt.Errorf("step %q changed nothing (the target already was in that state), so soar has nothing to undo", key)
+	case all(RevertReleased):
+		return nil, fmt.Errorf("step %q already released its hold: %s", key, holdNote(targets[0]))
 	}
 	states := make([]string, len(targets))
 	for i, a := range targets {
@@ -261,9 +287,11 @@ func (s *incident) validateRevert(req StepRequest) error {
 	return err
 }
 
-// revertNow is the handler of the "revert" Update: it runs the inverses
-// now and returns once they ended. A failed inverse fails the Update with
-// its error (send revert again to retry).
+// revertNow is the handler of the "revert" Update: it reverts now (as a
+// due revert: the holds are released and the inverse runs only where this
+// incident is the last holder) and returns once done. A failed inverse or
+// registry call fails the Update with its error (send revert again to
+// retry).
 func (s *incident) revertNow(ctx workflow.Context, req StepRequest) (RevertResult, error) {
 	t, err := s.revertTargets(req.Step)
 	if err != nil {
@@ -277,7 +305,7 @@ func (s *incident) revertNow(ctx workflow.Context, req StepRequest) (RevertResul
 	s.logger.Info("revert requested", "incident", s.id, "step", req.Step, "by", req.By)
 	for _, a := range live {
 		a.Status = RevertReverting
-		workflow.Go(s.root, func(gctx workflow.Context) { _ = s.runInverse(gctx, a) })
+		workflow.Go(s.root, func(gctx workflow.Context) { _ = s.undo(gctx, a) })
 	}
 	s.touch(ctx)
 	if err := workflow.Await(ctx, func() bool {
@@ -321,7 +349,8 @@ func (s *incident) validateExtend(req ExtendRequest) error {
 }
 
 // extend is the handler of the "extend" Update: the pending auto-reverts
-// of the step run `by` later.
+// of the step run `by` later, and their holds are moved as far in the
+// background (a registry error shows in the revert's note).
 func (s *incident) extend(ctx workflow.Context, req ExtendRequest) (RevertResult, error) {
 	if err := s.validateExtend(req); err != nil {
 		return RevertResult{}, err
@@ -332,6 +361,7 @@ func (s *incident) extend(ctx workflow.Context, req ExtendRequest) (RevertResult
 	s.updates++
 	for _, a := range live {
 		a.At = a.At.Add(d)
+		s.syncHolds(a)
 	}
 	s.logger.Info("revert extended", "incident", s.id, "step", req.Step, "by", req.By, "user", req.User)
 	s.touch(ctx)
@@ -348,7 +378,9 @@ func (s *incident) validateKeep(req StepRequest) error {
 }
 
 // keep is the handler of the "keep" Update: the step's pending
-// auto-reverts are cancelled; the actions stay applied.
+// auto-reverts are cancelled; the actions stay applied, and their holds are
+// made forever in the background, so no other incident's release undoes
+// them (a registry error shows in the revert's note).
 func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, error) {
 	if err := s.validateKeep(req); err != nil {
 		return RevertResult{}, err
@@ -358,6 +390,7 @@ func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, er
 	s.updates++
 	for _, a := range live {
 		a.Status = RevertKept
+		s.syncHolds(a)
 	}
 	s.logger.Info("revert cancelled (keep)", "incident", s.id, "step", req.Step, "by", req.By)
 	s.touch(ctx)
@@ -365,7 +398,8 @@ func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, er
 }
 
 // extendOnAlert moves the reverts of extend_on_alert steps to last_seen +
-// revert_after (never earlier than they were).
+// revert_after (never earlier than they were), and their holds in the
+// background.
 func (s *incident) extendOnAlert() {
 	for _, a := range s.Applied {
 		if !a.ExtendOnAlert || (a.Status != RevertScheduled && a.Status != RevertPlanned) {
@@ -373,6 +407,7 @@ func (s *incident) extendOnAlert() {
 		}
 		if at := s.Info.LastSeen.Add(a.RevertAfter); at.After(a.At) {
 			a.At = at
+			s.syncHolds(a)
 		}
 	}
 }
@@ -383,6 +418,7 @@ func plannedReverts(as []*applied) []PlannedRevert {
 	for _, a := range as {
 		out = append(out, PlannedRevert{
 			Step: a.Step, Action: a.Inverse, Target: a.Target, At: a.At, Key: a.Key, Status: a.Status, Error: a.Error,
+			HeldBy: heldBy(a), Note: holdNote(a),
 		})
 	}
 	return out

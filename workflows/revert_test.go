@@ -255,30 +255,3 @@ func TestRevert_FailureIsVisibleAndRetried(t *testing.T) {
 		t.Errorf("unblock calls = %d, want 2 (failed, then retried)", got)
 	}
 }
-
-// An action that found its target already blocked (changed: false) did not
-// change anything, so its auto-revert must not lift a block someone else
-// owns, and a revert request is refused with the reason.
-func TestRevert_UnchangedIsNeverUndone(t *testing.T) {
-	h := newHarness(t)
-	h.on(activities.CloudFWBlockIP, func(c call) (map[string]any, error) {
-		out, err := cloudFWOutput(c)
-		out["changed"] = false
-		return out, err
-	})
-	refusal := h.updateAt(time.Minute, UpdateRevert, StepRequest{Step: "block_c2", By: "analyst"})
-	in := testInput(blockC2(72 * time.Hour))
-	in.Playbook.Dedup = &playbook.Dedup{Key: "alert.resource.instance_id", Window: time.Hour} // keeps it open
-	h.run(in)
-	r := h.result()
-
-	if n := len(h.callsOf(activities.CloudFWUnblockIP)); n != 0 {
-		t.Errorf("unblock calls = %d, want 0: the block was not soar's to lift", n)
-	}
-	if len(r.Reverts) != 1 || r.Reverts[0].Status != RevertUnchanged {
-		t.Errorf("reverts = %+v, want one %q", r.Reverts, RevertUnchanged)
-	}
-	if refusal.rejected == nil || !strings.Contains(refusal.rejected.Error(), "changed nothing") {
-		t.Errorf("revert of an unchanged step = %+v, want a refusal saying it changed nothing", refusal)
-	}
-}

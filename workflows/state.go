@@ -158,6 +158,16 @@ type applied struct {
 	// InverseOutput is the inverse action's output once reverted.
 	InverseOutput map[string]any `json:"inverse_output,omitempty"`
 	RevertedAt    time.Time      `json:"reverted_at,omitzero"`
+	// Holds are the action's holds in the cross-incident registry (one,
+	// or one per address of a blacklist edit). Empty on dry-run and for
+	// actions recorded before the registry existed, whose revert runs the
+	// inverse at once when they changed the target.
+	Holds []*hold `json:"holds,omitempty"`
+
+	// busy is set while a hold operation of the action runs (see
+	// lockHolds); syncing while syncHolds runs. Neither is carried: both
+	// count as in-flight work, so no continue-as-new happens meanwhile.
+	busy, syncing bool
 }
 
 // incident is one run of the Incident workflow: the input, the carried

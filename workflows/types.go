@@ -249,9 +249,19 @@ type PlannedRevert struct {
 	Key string `json:"key,omitempty"`
 	// Status is scheduled (timer running), applied (no timer: revert only
 	// on request or rollback), reverting, reverted, kept, failed (the
-	// inverse failed; send revert to retry) or planned (dry-run).
+	// inverse failed; send revert to retry), released (the revert came due
+	// but other incidents still hold the measure: the last holder undoes
+	// it), unchanged (soar never changed the target, so nothing is undone)
+	// or planned (dry-run).
 	Status string `json:"status,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// HeldBy are the other incidents' holds on the measure, as
+	// "<incident>/<step> until <time>" (or "forever"): when the revert came
+	// due (released), else when this incident took its hold.
+	HeldBy []string `json:"held_by,omitempty"`
+	// Note says in words what the hold registry decided or why a revert
+	// did not run.
+	Note string `json:"note,omitempty"`
 }
 
 // Revert statuses of [PlannedRevert.Status].
@@ -263,9 +273,14 @@ const (
 	RevertKept      = "kept"
 	RevertFailed    = "failed"
 	RevertPlanned   = "planned"
-	// RevertUnchanged: the action found the target already in the wanted
-	// state (output changed: false); soar never undoes what it did not do.
+	// RevertUnchanged: no incident's action changed the target (each
+	// found it already in the wanted state, output changed: false), so
+	// soar never undoes it: soar undoes only what it did.
 	RevertUnchanged = "unchanged"
+	// RevertReleased: the revert came due and released this incident's
+	// hold, but other incidents still hold the measure (HeldBy); the last
+	// holder undoes it.
+	RevertReleased = "released"
 )
 
 // Result is the outcome of an Incident run: its final status. A failed

@@ -488,6 +488,18 @@ func eventEntry(e event) (Entry, bool) {
 		if msg, ok := d["error"].(string); ok && msg != "" {
 			en.Text += ": " + msg
 		}
+	case "released":
+		// A due revert that left the measure to other holders, or to
+		// nobody (soar never changed it).
+		en.Kind = "revert"
+		en.Text = fmt.Sprintf("%v: %v not run (%v)", d["key"], d["action"], d["status"])
+		if held, ok := d["held_by"].([]any); ok && len(held) > 0 {
+			parts := make([]string, len(held))
+			for i, h := range held {
+				parts[i] = fmt.Sprint(h)
+			}
+			en.Text += ", still held by " + strings.Join(parts, ", ")
+		}
 	case "approval_requested":
 		en.Kind = "approval"
 		en.Text = fmt.Sprintf("%v awaits approval (%v) from %s: %v", d["key"], d["reason"], render(d["approvers"]), d["message"])

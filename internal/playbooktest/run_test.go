@@ -65,8 +65,8 @@ func TestRunFile_PassingCases(t *testing.T) {
 	if res.Playbook != "host-response" || res.PlaybookFile != filepath.Join("testdata", "host.yaml") {
 		t.Errorf("playbook = %q from %q, want host-response from testdata/host.yaml", res.Playbook, res.PlaybookFile)
 	}
-	if len(res.Cases) != 10 {
-		t.Fatalf("ran %d cases, want 10", len(res.Cases))
+	if len(res.Cases) != 12 {
+		t.Fatalf("ran %d cases, want 12", len(res.Cases))
 	}
 	for _, c := range res.Cases {
 		if !c.Passed {
@@ -92,6 +92,28 @@ func TestRunFile_PassingCases(t *testing.T) {
 		"+3d block_c2#1: alicloud.cloudfw.unblock_ip {direction: out, ip: 198.51.100.2/32} → {} (unmocked)",
 	}
 	if diff := cmp.Diff(want, sortedStrings(reverts)); diff != "" {
+		t.Errorf("revert timeline mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunFile_SharedMeasureTimeline: the timeline says when a due revert
+// only released its hold.
+func TestRunFile_SharedMeasureTimeline(t *testing.T) {
+	res := mustRun(t, "testdata/host.test.yaml", Options{Filter: func(name string) bool { return strings.Contains(name, "listed twice") }})
+	if len(res.Cases) != 1 {
+		t.Fatalf("ran %d cases, want 1", len(res.Cases))
+	}
+	var reverts []string
+	for _, e := range res.Cases[0].Timeline {
+		if e.Kind == "revert" {
+			reverts = append(reverts, offset(e.At)+" "+e.Text)
+		}
+	}
+	want := []string{
+		"+3d block_c2#0: alicloud.cloudfw.unblock_ip not run (released), still held by host-response.i-web1/block_c2#1 until 2025-06-06T10:00:00Z",
+		"+4d block_c2#1: alicloud.cloudfw.unblock_ip {direction: out, ip: 198.51.100.1/32} → {} (unmocked)",
+	}
+	if diff := cmp.Diff(want, reverts); diff != "" {
 		t.Errorf("revert timeline mismatch (-want +got):\n%s", diff)
 	}
 }

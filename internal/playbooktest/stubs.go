@@ -55,14 +55,17 @@ func newRecorder(env *testsuite.TestWorkflowEnvironment, start time.Time, mocks 
 	return &recorder{env: env, start: start, mocks: mocks}
 }
 
-// register registers a stub under every action name, and the event and
-// budget activities.
+// register registers a stub under every action name, and the event,
+// budget and hold registry activities (the case's own registry).
 func (r *recorder) register() {
 	for _, name := range activities.Names() {
 		r.env.RegisterActivityWithOptions(r.stub(name), activity.RegisterOptions{Name: name})
 	}
 	r.env.RegisterActivityWithOptions(r.publish, activity.RegisterOptions{Name: activities.PublishEvent})
 	r.env.RegisterActivityWithOptions(r.takeBudget, activity.RegisterOptions{Name: activities.BudgetTake})
+	reg := newHolds()
+	r.env.RegisterActivityWithOptions(reg.acquire, activity.RegisterOptions{Name: activities.HoldAcquire})
+	r.env.RegisterActivityWithOptions(reg.release, activity.RegisterOptions{Name: activities.HoldRelease})
 }
 
 // now is the workflow time as an offset from the start.

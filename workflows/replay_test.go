@@ -12,6 +12,9 @@ import (
 // against the current workflow code: a change that breaks determinism for
 // running incidents fails here. Record a new history whenever the
 // interpreter's behaviour changes on purpose (and version the change).
+// pre_holds_*.json were recorded before the cross-incident hold registry
+// (change "cross-incident-holds"): they keep the unversioned path honest
+// while such incidents may still be running.
 func TestReplay_RecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	if err != nil {

@@ -16,8 +16,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -29,6 +33,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/opensoar/soar/activities"
+	"github.com/opensoar/soar/activities/natspub"
 	"github.com/opensoar/soar/internal/alert"
 	"github.com/opensoar/soar/internal/devstack"
 	"github.com/opensoar/soar/internal/expr"
@@ -51,6 +56,28 @@ type scenario struct {
 	want map[string]string
 	// start begins the incident with UpdateWithStart, as ingest does.
 	updateWithStart bool
+}
+
+// holdRegistry is the real hold registry (natspub on the stack's JetStream)
+// with a bucket of its own per scenario, so that holds left by one
+// scenario (a kept isolation, a block without revert_after) never change
+// another's outcome.
+type holdRegistry struct {
+	js      jetstream.JetStream
+	current atomic.Pointer[natspub.Activities]
+}
+
+func (r *holdRegistry) use(scenario string) {
+	bucket := "REC_HOLDS_" + strings.ToUpper(strings.ReplaceAll(scenario, "-", "_"))
+	r.current.Store(natspub.New(natspub.Options{JetStream: r.js, HoldBucket: bucket}))
+}
+
+func (r *holdRegistry) acquire(ctx context.Context, req activities.HoldRequest) (activities.HoldResult, error) {
+	return r.current.Load().AcquireHold(ctx, req)
+}
+
+func (r *holdRegistry) release(ctx context.Context, req activities.HoldRequest) (activities.HoldResult, error) {
+	return r.current.Load().ReleaseHold(ctx, req)
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -87,6 +114,19 @@ func TestRecordHistories(t *testing.T) {
 	w.RegisterActivityWithOptions(func(_ context.Context, req activities.BudgetRequest) (activities.BudgetResult, error) {
 		return activities.BudgetResult{Allowed: true, Used: 1, Max: req.Max, WindowEnds: req.Now.Add(req.Window)}, nil
 	}, activity.RegisterOptions{Name: activities.BudgetTake})
+	nc, err := nats.Connect(stack.NATSURL(), nats.InProcessServer(stack.NATSServer()))
+	if err != nil {
+		t.Fatalf("connect nats: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	holds := &holdRegistry{js: js}
+	holds.use("init")
+	w.RegisterActivityWithOptions(holds.acquire, activity.RegisterOptions{Name: activities.HoldAcquire})
+	w.RegisterActivityWithOptions(holds.release, activity.RegisterOptions{Name: activities.HoldRelease})
 	if err := w.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
@@ -97,6 +137,7 @@ func TestRecordHistories(t *testing.T) {
 	}
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
+			holds.use(sc.name)
 			id := sc.input.IncidentID
 			run, err := start(ctx, c, sc)
 			if err != nil {
@@ -113,20 +154,7 @@ func TestRecordHistories(t *testing.T) {
 			if (err != nil) != sc.wantErr {
 				t.Fatalf("incident %s: error %v, want error = %v", id, err, sc.wantErr)
 			}
-			if sc.want != nil {
-				got := map[string]string{}
-				for _, st := range res.Steps {
-					got[st.ID] = st.Status
-				}
-				for _, r := range res.Reverts {
-					got["revert:"+r.Key] = r.Status
-				}
-				for k, v := range sc.want {
-					if got[k] != v {
-						t.Errorf("incident %s: %s = %q, want %q (all: %v)", id, k, got[k], v, got)
-					}
-				}
-			}
+			checkResult(t, id, res, sc.want)
 			if err := writeHistory(ctx, c, id, first, filepath.Join(historiesDir, sc.name+".json")); err != nil {
 				t.Fatal(err)
 			}
@@ -141,6 +169,27 @@ func TestRecordHistories(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkResult compares the final step statuses (and "revert:<key>" →
+// revert status) with want, when set.
+func checkResult(t *testing.T, id string, res workflows.Result, want map[string]string) {
+	t.Helper()
+	if want == nil {
+		return
+	}
+	got := map[string]string{}
+	for _, st := range res.Steps {
+		got[st.ID] = st.Status
+	}
+	for _, r := range res.Reverts {
+		got["revert:"+r.Key] = r.Status
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("incident %s: %s = %q, want %q (all: %v)", id, k, got[k], v, got)
+		}
 	}
 }
 
@@ -233,10 +282,15 @@ func pending(step string) func(workflows.Status) bool {
 
 // stubAction answers an action like a successful idempotent action: its
 // parameters back plus an outcome, with a canonical CIDR for block_ip
-// outputs and a remote failure for the run_command template "fail".
+// outputs and a remote failure for the run_command template "fail". The
+// incidents of playbooks named "…-found" find their target already in
+// place (changed: false).
 func stubAction(name string) func(context.Context, map[string]any) (map[string]any, error) {
 	return func(_ context.Context, in map[string]any) (map[string]any, error) {
 		out := map[string]any{"changed": true}
+		if meta, ok := in["meta"].(map[string]any); ok && strings.HasSuffix(fmt.Sprint(meta["playbook"]), "-found") {
+			out["changed"] = false
+		}
 		for k, v := range in {
 			if k != "meta" {
 				out[k] = v
@@ -352,6 +406,16 @@ func scenarios() []scenario {
 	can.Playbook.Dedup = &playbook.Dedup{Key: "alert.resource.instance_id", Window: time.Second}
 	can.Limits.MaxUpdates = 3
 
+	// Two incidents rely on one C&C block with different due times: the
+	// first to come due only releases its hold; the last holder (which
+	// found the block in place) undoes it.
+	shared := input("shared_hold",
+		playbook.Step{ID: "block_c2", Kind: playbook.KindAction, Action: activities.CloudFWBlockIP, RevertAfter: 5 * time.Second,
+			With: map[string]any{"ip": "${{ alert.iocs.ips[0] }}", "direction": "out"}})
+	last := input("shared_hold-found",
+		playbook.Step{ID: "block_pool", Kind: playbook.KindAction, Action: activities.CloudFWBlockIP, RevertAfter: 8 * time.Second,
+			With: map[string]any{"ip": "${{ alert.iocs.ips[0] }}", "direction": "out"}})
+
 	return []scenario{
 		{name: "sequence", input: seq, want: map[string]string{"evidence": "succeeded", "no_iocs": "skipped", "pause": "succeeded", "page": "succeeded"}},
 		{name: "parallel_foreach", input: par, want: map[string]string{"block_c2": "succeeded", "waf": "succeeded", "page": "succeeded"}},
@@ -394,6 +458,20 @@ func scenarios() []scenario {
 			}
 		}},
 		{name: "failure_rollback", input: fail, wantErr: true},
+		{name: "shared_hold", input: shared, want: map[string]string{"block_c2": "succeeded", "revert:block_c2": "released"}, drive: func(ctx context.Context, t *testing.T, c client.Client, _ string) {
+			run, err := start(ctx, c, scenario{input: last})
+			if err != nil {
+				t.Fatalf("start %s: %v", last.IncidentID, err)
+			}
+			var res workflows.Result
+			if err := run.Get(ctx, &res); err != nil {
+				t.Fatalf("incident %s: %v", last.IncidentID, err)
+			}
+			checkResult(t, last.IncidentID, res, map[string]string{"block_pool": "reverted", "revert:block_pool": "reverted"})
+			if err := writeHistory(ctx, c, last.IncidentID, run.GetRunID(), filepath.Join(historiesDir, "shared_hold_last.json")); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{name: "dry_run", input: dry, want: map[string]string{"block_c2": "planned", "isolate": "planned", "revert:block_c2#0": "planned"}},
 		{name: "continue_as_new", input: can, want: map[string]string{"block_c2": "reverted", "gate": "succeeded"}, drive: func(ctx context.Context, t *testing.T, c client.Client, id string) {
 			waitFor(ctx, t, c, id, pending("gate"))

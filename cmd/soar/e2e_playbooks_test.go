@@ -34,6 +34,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 
+	"github.com/opensoar/soar/activities/natspub"
 	"github.com/opensoar/soar/internal/alert"
 	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/sandbox"
@@ -475,23 +476,40 @@ func testCryptoMinerSample(t *testing.T, s *devStack) {
 
 	// The sample opens compromised-host on db-01 as well (it answers miners
 	// too), which blocks the pool address as its C&C at the same moment:
-	// whichever incident listed it first owns the revert, the other's block
-	// changed nothing and schedules none. So the pool is unblocked after
-	// crypto-miner's 7 days or, if compromised-host won, after its 72h.
+	// one of the two blocks changed the address book, the other found the
+	// address in it. Both incidents hold the block in the hold registry
+	// (SOAR_HOLDS) and both schedule their revert: compromised-host's after
+	// 72h only releases its hold, crypto-miner's after 7 days (the last
+	// holder) lifts the block, whichever incident made it.
 	other := s.waitStatus(ctx, t, "compromised-host."+db01, "C&C blocked", func(st workflows.Status) bool {
 		return stepOf(st, "block_c2").Status == "succeeded"
 	})
-	owners := map[string]string{}
-	for _, r := range append(slices.Clone(st.Reverts), other.Reverts...) {
-		if r.Step == "block_pool" || r.Step == "block_c2" {
-			owners[r.Status] += r.Step + " "
+	// due maps each pool block's holder token to its revert's due time.
+	due := map[string]time.Time{}
+	for _, in := range []workflows.Status{st, other} {
+		for _, r := range in.Reverts {
+			if r.Step != "block_pool" && r.Step != "block_c2" {
+				continue
+			}
+			due[in.Incident+"/"+r.Key] = r.At
+			if r.Status != workflows.RevertScheduled {
+				t.Errorf("%s: revert of %s is %s, want scheduled", in.Incident, r.Key, r.Status)
+			}
 		}
 	}
-	if len(owners) != 2 || owners[workflows.RevertScheduled] == "" || owners[workflows.RevertUnchanged] == "" {
-		t.Errorf("reverts of the pool block by status: %v; want one incident's scheduled, the other's unchanged", owners)
+	checkState(t, st, workflows.StateReverting)
+	hold := s.waitHold(ctx, t, "ip="+poolIP+"/32", func(h poolHold) bool { return len(h.Holds) == 2 })
+	var holders []string
+	for holder, until := range hold.Holds {
+		name, _, _ := strings.Cut(holder, ".")
+		holders = append(holders, name)
+		if at, ok := due[holder]; !ok || !until.Equal(at) {
+			t.Errorf("%s holds the pool block until %v, want its revert's due time %v", holder, until, at)
+		}
 	}
-	if owners[workflows.RevertScheduled] == "block_pool " {
-		checkState(t, st, workflows.StateReverting)
+	sort.Strings(holders)
+	if !hold.Owned || !slices.Equal(holders, []string{"compromised-host", "crypto-miner"}) {
+		t.Errorf("pool block hold %+v: want owned, held by crypto-miner and compromised-host", hold)
 	}
 	sb := s.sandboxState(ctx, t)
 	checkEvidence(t, sb, id, db01, stepOf(st, "evidence"))
@@ -691,6 +709,42 @@ func checkState(t *testing.T, st workflows.Status, want string) {
 // checkReverts compares the planned reverts by step (foreach items fold
 // into their step) as "<inverse action> <status>": scheduled for a timer,
 // applied for a revert on request.
+// poolHold is an entry of the hold registry (natspub's SOAR_HOLDS bucket).
+type poolHold struct {
+	Measure string               `json:"measure"`
+	Owned   bool                 `json:"owned"`
+	Holds   map[string]time.Time `json:"holds"`
+}
+
+// waitHold waits for the hold registry entry whose measure contains what
+// to satisfy cond (the workflow takes its holds in the background).
+func (s *devStack) waitHold(ctx context.Context, t *testing.T, what string, cond func(poolHold) bool) poolHold {
+	t.Helper()
+	var last []poolHold
+	for ctx.Err() == nil {
+		last = last[:0]
+		if kv, err := s.jetStream(t).KeyValue(ctx, natspub.DefaultHoldBucket); err == nil {
+			keys, _ := kv.Keys(ctx)
+			for _, k := range keys {
+				e, err := kv.Get(ctx, k)
+				if err != nil {
+					continue
+				}
+				var h poolHold
+				if json.Unmarshal(e.Value(), &h) == nil && strings.Contains(h.Measure, what) {
+					if cond(h) {
+						return h
+					}
+					last = append(last, h)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no hold on %s as wanted; last seen %+v", what, last)
+	return poolHold{}
+}
+
 func checkReverts(t *testing.T, st workflows.Status, want map[string]string) {
 	t.Helper()
 	got := map[string]string{}

@@ -42,3 +42,22 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHoldAcquireRelease measures one hold's life on an embedded
+// server, uncontended: an acquire (read, compare-and-set create) and the
+// last release (read, compare-and-set tombstone) of a fresh key.
+func BenchmarkHoldAcquireRelease(b *testing.B) {
+	s := runJetStream(b)
+	a := natspub.New(natspub.Options{JetStream: connect(b, s)})
+	now := time.Now()
+	for i := 0; b.Loop(); i++ {
+		req := activities.HoldRequest{Key: fmt.Sprint("bench.", i), Holder: "incident/step", Until: now.Add(time.Hour), Changed: true, Now: now}
+		if _, err := a.AcquireHold(b.Context(), req); err != nil {
+			b.Fatalf("acquire %d: %v", i, err)
+		}
+		res, err := a.ReleaseHold(b.Context(), req)
+		if err != nil || !res.Undo {
+			b.Fatalf("release %d = %+v, %v", i, res, err)
+		}
+	}
+}

@@ -381,7 +381,9 @@ func printStatus(w io.Writer, st workflows.Status, extra string) {
 			if !r.At.IsZero() {
 				when = "at " + fmtLocal(r.At)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", key, r.Action, orDash(r.Target), orDash(r.Status), when, r.Error)
+			// The error says why a revert failed; otherwise the note says what
+			// the hold registry decided ("still held by …").
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", key, r.Action, orDash(r.Target), orDash(r.Status), when, joinNote(r.Error, r.Note))
 		}
 		_ = tw.Flush()
 	}

@@ -138,7 +138,9 @@ func TestPrintStatus(t *testing.T) {
 		Pending: []workflows.PendingGate{{Step: "isolate", Message: "Isolate web-01?", Approvers: []string{"secops"}, Quorum: 1,
 			Deadline: at.Add(30 * time.Minute), OnTimeout: "approve", Reason: "playbook"}},
 		Reverts: []workflows.PlannedRevert{{Step: "block_c2", Key: "block_c2#0", Action: "alicloud.cloudfw.unblock_ip",
-			Target: "203.0.113.7", At: at.Add(72 * time.Hour), Status: "scheduled"}},
+			Target: "203.0.113.7", At: at.Add(72 * time.Hour), Status: "scheduled"},
+			{Step: "isolate", Action: "alicloud.ecs.restore_instance", Target: "i-bp1sandboxweb01", Status: "released",
+				Note: "still held by crypto-miner.i-bp1sandboxdb01; the last holder undoes it"}},
 	}
 	var b bytes.Buffer
 	printStatus(&b, st, " --temporal-addr 10.0.0.1:7233")
@@ -155,6 +157,7 @@ func TestPrintStatus(t *testing.T) {
 		"approvers secops · 0 of 1 approval(s) · on timeout approve at ",
 		"soar approve compromised-host.i-bp1sandboxweb01 isolate --by <you> --temporal-addr 10.0.0.1:7233    (add --reject to refuse)\n",
 		"block_c2#0  alicloud.cloudfw.unblock_ip  203.0.113.7  scheduled  at ",
+		"still held by crypto-miner.i-bp1sandboxdb01; the last holder undoes it\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("printStatus output lacks %q:\n%s", want, out)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,6 @@ func TestPrintStatus(t *testing.T) {
 		"isolate (playbook): Isolate web-01?\n",
 		"approvers secops · 0 of 1 approval(s) · on timeout approve at ",
 		"soar approve compromised-host.i-bp1sandboxweb01 isolate --by <you> --temporal-addr 10.0.0.1:7233    (add --reject to refuse)\n",
-		"block_c2#0  alicloud.cloudfw.unblock_ip  203.0.113.7  scheduled  at ",
 		"still held by crypto-miner.i-bp1sandboxdb01; the last holder undoes it\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -166,6 +166,11 @@ func TestPrintStatus(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.TrimRight(line, " ") != line {
 			t.Errorf("printStatus line %q ends in spaces", line)
+		}
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "block_c2#0" {
+			if want := []string{"block_c2#0", "alicloud.cloudfw.unblock_ip", "203.0.113.7", "scheduled", "at"}; !slices.Equal(f[:5], want) {
+				t.Errorf("revert row %q, want the fields %v first", line, want)
+			}
 		}
 	}
 }

@@ -69,8 +69,7 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(rest) != 2 {
-		fs.Usage()
-		return exitError{code: 2}
+		return usageError(fs, fmt.Sprintf("approve needs INCIDENT and STEP, got %d argument(s); e.g. soar approve compromised-host.i-bp1sandboxweb01 isolate --by analyst", len(rest)))
 	}
 	if strings.TrimSpace(*by) == "" {
 		return errors.New("--by is required: the user name you approve as (e.g. --by analyst)")
@@ -86,7 +85,7 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 
 	ctx, cancel := context.WithTimeout(ctx, *af.timeout)
 	defer cancel()
-	c, err := dialTemporal(ctx, cfg.Temporal, discardLogger())
+	c, err := dialTemporal(ctx, cfg.Temporal, e.getenv, discardLogger())
 	if err != nil {
 		return err
 	}

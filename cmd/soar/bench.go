@@ -56,9 +56,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 || *runs < 1 || *incidents < 0 {
-		fs.Usage()
-		return exitError{code: 2}
+	switch {
+	case len(rest) > 0:
+		return usageError(fs, fmt.Sprintf("takes no arguments, got %q", rest))
+	case *runs < 1:
+		return usageError(fs, fmt.Sprintf("--runs must be at least 1, got %d", *runs))
+	case *incidents < 0:
+		return usageError(fs, fmt.Sprintf("--incidents must not be negative, got %d", *incidents))
 	}
 	if *bin == "" {
 		if *bin, err = os.Executable(); err != nil {
@@ -132,7 +136,7 @@ func benchIncidents(ctx context.Context, out io.Writer, bin, dir, pbDir string, 
 		return err
 	}
 	published := time.Since(began)
-	tc, err := dialTemporal(ctx, config.Temporal{Address: c.temporalAddr, Namespace: "default"}, discardLogger())
+	tc, err := dialTemporal(ctx, config.Temporal{Address: c.temporalAddr, Namespace: "default"}, os.Getenv, discardLogger())
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ type devOptions struct {
 	playbooksDir string
 	configPath   string
 	cloud        string
+	retention    time.Duration
 }
 
 func runDev(ctx context.Context, e *env, args []string) error {
@@ -60,17 +61,21 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.dataDir, "data-dir", devDefaultDataDir, "directory holding all state (JetStream, Temporal's SQLite database, the sandbox cloud)")
 	fs.StringVar(&o.natsAddr, "nats-addr", devstack.DefaultNATSAddr, "host:port NATS listens on for alerts (port 0: any free port)")
 	fs.StringVar(&o.temporalAddr, "temporal-addr", devstack.DefaultTemporalAddr, "host:port of the Temporal frontend (gRPC)")
-	fs.StringVar(&o.uiAddr, "ui-addr", devstack.DefaultUIAddr, "host:port of the Temporal UI")
+	fs.StringVar(&o.uiAddr, "ui-addr", devstack.DefaultUIAddr, "host:port of the Temporal UI (empty: no UI)")
 	fs.StringVar(&o.sandboxAddr, "sandbox-addr", devDefaultSandboxAddr, "host:port of the sandbox cloud (with --cloud sandbox)")
 	fs.StringVar(&o.playbooksDir, "playbooks", "", "directory of playbooks, reloaded on change (default: playbooks.dir of the config, else the shipped set embedded in soar)")
 	fs.StringVar(&o.configPath, "config", "", "soar.yaml (default: the built-in config: approver group secops with the user analyst, channel secops to the sandbox)")
 	fs.StringVar(&o.cloud, "cloud", cloudSandbox, "where actions act: sandbox (the built-in emulator) or alibaba (the live cloud, credentials from the environment)")
+	fs.DurationVar(&o.retention, "retention", devstack.DefaultRetention, "how long closed incidents stay in Temporal (its namespace retention; at least 1h)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("soar dev takes no arguments, got %q", rest)
+	}
+	if o.natsAddr == "" || o.natsAddr == "-" {
+		return fmt.Errorf("--nats-addr %q: soar dev needs a NATS listener for alerts from outside (port 0 picks a free one)", o.natsAddr)
 	}
 	return runDevStack(ctx, e, o)
 }
@@ -126,6 +131,7 @@ func runDevStack(ctx context.Context, e *env, o devOptions) (err error) {
 		TemporalAddr: o.temporalAddr,
 		UIAddr:       o.uiAddr,
 		Namespace:    cfg.Temporal.Namespace,
+		Retention:    o.retention,
 		Logger:       logger.With("component", "devstack"),
 	})
 	if err != nil {
@@ -162,7 +168,7 @@ func runDevStack(ctx context.Context, e *env, o devOptions) (err error) {
 	cfg.NATS.URL = stack.NATSURL()
 	cfg.NATS.CredsFile = ""
 
-	tc, err := dialTemporal(ctx, cfg.Temporal, logger.With("component", "temporal-client"))
+	tc, err := dialTemporal(ctx, cfg.Temporal, getenv, logger.With("component", "temporal-client"))
 	if err != nil {
 		return err
 	}
@@ -198,7 +204,7 @@ func runDevStack(ctx context.Context, e *env, o devOptions) (err error) {
 		runErr = fmt.Errorf("ingest stopped: %w", runErr)
 		logger.Error("ingest stopped: shutting down", "error", runErr)
 	}
-	fmt.Fprintln(e.stdout, "stopping: ingest drains, the worker stops, then the stack")
+	fmt.Fprintln(e.stdout, "stopping: ingest drains, the worker stops, then the stack (Ctrl-C again to quit at once)")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ing.stop()
@@ -331,15 +337,30 @@ func printDevBanner(w io.Writer, o devOptions, cfg config.Config, stack *devstac
 		temporalFlag = " --temporal-addr " + stack.TemporalAddr()
 	}
 	fmt.Fprintln(w, "\nNext, in another terminal:")
-	fmt.Fprintf(w, "  soar publish --sample compromised-host%s\n", natsFlag)
+	// The sample is a sandbox alert: on the live cloud its playbook would
+	// act on whatever the sample names in your account.
+	sample := sb != nil && slices.Contains(playbooks, "compromised-host")
+	if sample {
+		fmt.Fprintf(w, "  soar publish --sample compromised-host%s\n", natsFlag)
+	} else {
+		fmt.Fprintf(w, "  soar publish%s ALERT.json   (your own alert; the built-in samples are for the sandbox cloud)\n", natsFlag)
+	}
 	if u := stack.UIURL(); u != "" {
 		q := url.Values{"query": {workflows.SearchAttrState + ` = "` + workflows.StateAwaitingApproval + `"`}}
 		fmt.Fprintf(w, "  open %s/namespaces/%s/workflows?%s\n", u, url.PathEscape(stack.Namespace()), q.Encode())
 		fmt.Fprintf(w, "    (the workflow list filtered by %s = %q; open the incident, Send Update \"approve\" with\n", workflows.SearchAttrState, workflows.StateAwaitingApproval)
-		fmt.Fprintln(w, `     {"step": "isolate", "decision": "approve", "by": "analyst"})`)
+		if sample {
+			fmt.Fprintln(w, `     {"step": "isolate", "decision": "approve", "by": "analyst"})`)
+		} else {
+			fmt.Fprintln(w, `     {"step": "STEP", "decision": "approve", "by": "USER"})`)
+		}
 	}
 	fmt.Fprintf(w, "  soar incidents%s\n", temporalFlag)
-	fmt.Fprintf(w, "  soar approve compromised-host.i-bp1sandboxweb01 isolate --by analyst%s\n", temporalFlag)
+	if sample {
+		fmt.Fprintf(w, "  soar approve compromised-host.i-bp1sandboxweb01 isolate --by analyst%s\n", temporalFlag)
+	} else {
+		fmt.Fprintf(w, "  soar approve INCIDENT STEP --by USER%s\n", temporalFlag)
+	}
 }
 
 // devSandbox is the sandbox cloud of soar dev: served on its own port, a

@@ -174,6 +174,8 @@ func TestDevStartErrors(t *testing.T) {
 		{"live cloud without credentials", []string{"--cloud", "alibaba"}, "needs its credentials in the environment"},
 		{"unknown cloud", []string{"--cloud", "aws"}, `unknown --cloud "aws"`},
 		{"missing playbook dir", []string{"--playbooks", filepath.Join(t.TempDir(), "nope")}, "playbook directory"},
+		{"no nats listener", []string{"--nats-addr", "-"}, "needs a NATS listener"},
+		{"retention under an hour", []string{"--retention", "10m"}, "retention"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,6 +241,9 @@ func TestDevLiveCloud(t *testing.T) {
 	}
 	if strings.Contains(out, "_sandbox/state") {
 		t.Errorf("banner names a sandbox with --cloud alibaba:\n%s", out)
+	}
+	if strings.Contains(out, "--sample") || strings.Contains(out, "i-bp1sandboxweb01") {
+		t.Errorf("banner suggests a sandbox sample alert for the live cloud:\n%s", out)
 	}
 	if conn, err := net.DialTimeout("tcp", ports[3], time.Second); err == nil {
 		conn.Close()

@@ -73,9 +73,10 @@ func runIncidents(ctx context.Context, e *env, args []string) error {
 	case len(rest) == 0:
 	case len(rest) == 2 && rest[0] == "show":
 		showID = rest[1]
+	case len(rest) == 1 && rest[0] == "show":
+		return usageError(fs, "show needs an incident ID (the workflow ID that soar incidents lists)")
 	default:
-		fs.Usage()
-		return exitError{code: 2}
+		return usageError(fs, fmt.Sprintf("unexpected arguments %q: use soar incidents [flags] or soar incidents show ID", rest))
 	}
 	if *state != "" && !slices.Contains(incidentStates(), *state) {
 		return fmt.Errorf("unknown --state %q: use one of %s", *state, strings.Join(incidentStates(), ", "))
@@ -90,7 +91,7 @@ func runIncidents(ctx context.Context, e *env, args []string) error {
 
 	ctx, cancel := context.WithTimeout(ctx, *af.timeout)
 	defer cancel()
-	c, err := dialTemporal(ctx, cfg.Temporal, discardLogger())
+	c, err := dialTemporal(ctx, cfg.Temporal, e.getenv, discardLogger())
 	if err != nil {
 		return err
 	}

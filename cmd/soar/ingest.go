@@ -28,6 +28,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	cf := addConnFlags(fs)
 	playbooksDir := fs.String("playbooks", "", "directory of playbooks, reloaded on change (default: playbooks.dir, else the shipped set)")
 	metricsAddr := fs.String("metrics-addr", "", "host:port to serve Prometheus /metrics on (default: metrics.addr; empty: off)")
+	taskQueue := fs.String("task-queue", "", "Temporal task queue incidents are started on; the workers' --task-queue (default: temporal.task_queue)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +37,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	overrideIfSet(&cfg.Metrics.Addr, *metricsAddr)
+	overrideIfSet(&cfg.Temporal.TaskQueue, *taskQueue)
 	if *playbooksDir != "" {
 		cfg.Playbooks.Dir, cfg.Playbooks.Watch = *playbooksDir, true
 	}
@@ -47,7 +49,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, cfg.Temporal, logger.With("component", "temporal-client"))
+	tc, err := dialTemporal(ctx, cfg.Temporal, e.getenv, logger.With("component", "temporal-client"))
 	if err != nil {
 		return err
 	}

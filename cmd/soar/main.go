@@ -63,6 +63,9 @@ func commands() map[string]command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks for a clean shutdown; once it has arrived the
+	// default handling is restored, so a second one ends soar at once.
+	context.AfterFunc(ctx, stop)
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	err := run(ctx, e, os.Args[1:])
 	stop()
@@ -172,6 +175,13 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("soar %s takes no arguments, got %q", fs.Name(), rest)
 	}
 	return nil
+}
+
+// usageError reports a wrong use of the command of fs (missing or extra
+// arguments) on its output, points at --help, and exits with status 2.
+func usageError(fs *flag.FlagSet, msg string) error {
+	fmt.Fprintf(fs.Output(), "soar %s: %s\nRun 'soar %s --help' for usage.\n", fs.Name(), msg, fs.Name())
+	return exitError{code: 2}
 }
 
 func runVersion(_ context.Context, e *env, args []string) error {

@@ -42,3 +42,26 @@ func TestNoArgumentCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingArguments checks that a command missing its positional
+// arguments says which, points at --help and exits 2.
+func TestMissingArguments(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"approve", "compromised-host.i-1"}, "soar approve: approve needs INCIDENT and STEP, got 1 argument(s); e.g. soar approve compromised-host.i-bp1sandboxweb01 isolate --by analyst\nRun 'soar approve --help' for usage.\n"},
+		{[]string{"incidents", "show"}, "soar incidents: show needs an incident ID (the workflow ID that soar incidents lists)\nRun 'soar incidents --help' for usage.\n"},
+		{[]string{"incidents", "list", "all"}, "soar incidents: unexpected arguments [\"list\" \"all\"]: use soar incidents [flags] or soar incidents show ID\nRun 'soar incidents --help' for usage.\n"},
+		{[]string{"bench", "--runs", "0"}, "soar bench: --runs must be at least 1, got 0\nRun 'soar bench --help' for usage.\n"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := soarIn(t, "", tt.args...)
+		if code != 2 {
+			t.Errorf("soar %v: exit %d, want 2", tt.args, code)
+		}
+		if diff := cmp.Diff(tt.want, errOut); diff != "" {
+			t.Errorf("soar %v: stderr (-want +got):\n%s", tt.args, diff)
+		}
+	}
+}

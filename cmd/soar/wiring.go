@@ -143,8 +143,9 @@ func logDiagnostics(logger *slog.Logger, reports []playbook.FileDiagnostics) {
 // dialTemporal connects to the Temporal frontend of t: TLS when
 // t.tls.enabled (client certificate, CA and server name from the files it
 // names), and an API key (Temporal Cloud) read from the environment
-// variable t.api_key_env, which implies TLS. The SDK logs through logger.
-func dialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (client.Client, error) {
+// variable t.api_key_env (looked up with getenv), which implies TLS. The
+// SDK logs through logger.
+func dialTemporal(ctx context.Context, t config.Temporal, getenv func(string) string, logger *slog.Logger) (client.Client, error) {
 	if logger == nil {
 		logger = discardLogger()
 	}
@@ -158,7 +159,7 @@ func dialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 		return nil, err
 	}
 	if t.APIKeyEnv != "" {
-		key := strings.TrimSpace(os.Getenv(t.APIKeyEnv))
+		key := strings.TrimSpace(getenv(t.APIKeyEnv))
 		if key == "" {
 			return nil, fmt.Errorf("temporal.api_key_env names %s, which is not set", t.APIKeyEnv)
 		}
@@ -172,7 +173,7 @@ func dialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 	defer cancel()
 	c, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", t.Address, t.Namespace, err)
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s; is soar dev or a Temporal server running there?): %w", t.Address, t.Namespace, err)
 	}
 	return c, nil
 }

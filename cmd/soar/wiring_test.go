@@ -58,8 +58,7 @@ func TestTemporalTLS(t *testing.T) {
 }
 
 func TestDialTemporal_APIKeyMustBeSet(t *testing.T) {
-	t.Setenv("SOAR_TEST_TEMPORAL_KEY", "")
-	_, err := dialTemporal(context.Background(), config.Temporal{Address: "127.0.0.1:1", Namespace: "default", APIKeyEnv: "SOAR_TEST_TEMPORAL_KEY"}, nil)
+	_, err := dialTemporal(context.Background(), config.Temporal{Address: "127.0.0.1:1", Namespace: "default", APIKeyEnv: "SOAR_TEST_TEMPORAL_KEY"}, func(string) string { return "" }, nil)
 	if err == nil || !strings.Contains(err.Error(), "SOAR_TEST_TEMPORAL_KEY, which is not set") {
 		t.Errorf("dialTemporal without the API key: %v", err)
 	}

@@ -33,7 +33,9 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "worker", "",
 		"Run a Temporal worker of the Incident workflow and every action, against the Temporal\n"+
 			"cluster and NATS of soar.yaml. Run several to scale out: they share the task queue.\n"+
-			"Alibaba Cloud credentials come from the environment variables each account names.")
+			"Alibaba Cloud credentials come from the environment variables each account names. A\n"+
+			"hosted Temporal is reached with temporal.tls (mTLS) or temporal.api_key_env (an API key\n"+
+			"read from that environment variable) in soar.yaml.")
 	cf := addConnFlags(fs)
 	taskQueue := fs.String("task-queue", "", "Temporal task queue (default: temporal.task_queue)")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -48,7 +50,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, cfg.Temporal, logger.With("component", "temporal-client"))
+	tc, err := dialTemporal(ctx, cfg.Temporal, e.getenv, logger.With("component", "temporal-client"))
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,8 @@ import (
 //     backs off and bounds them.
 //   - Everything else is a non-retryable application error whose type
 //     (activities.ErrType*) says why, and whose message carries the API's
-//     code, message and request ID.
+//     code, message and request ID. It has no cause: Temporal would show
+//     the SDK error under it as a retryable error of type ServerError.
 //
 // "Already done" codes (a duplicate rule, a missing rule on revoke, a
 // status already reached) are handled by the calling action before
@@ -40,9 +41,12 @@ func classify(op string, err error) error {
 		if retryableCode(code) || status >= http.StatusInternalServerError || status == http.StatusTooManyRequests {
 			return fmt.Errorf("%s: %s (HTTP %d, request %s): %s: %w", op, code, status, se.RequestId(), oneLine(se.Message()), err)
 		}
+		// No cause: the SDK error would travel as a retryable application
+		// error of type ServerError under this non-retryable one, and its
+		// code, message and request ID are already in the message.
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: %s: %s (HTTP %d, request %s)", op, code, oneLine(se.Message()), status, se.RequestId()),
-			errTypeFor(code, status), err)
+			errTypeFor(code, status), nil)
 	}
 	var ce *sdkerrors.ClientError
 	if errors.As(err, &ce) {
@@ -54,10 +58,10 @@ func classify(op string, err error) error {
 			return fmt.Errorf("%s: %s: %w", op, ce.ErrorCode(), err)
 		case sdkerrors.CanNotResolveEndpointErrorCode:
 			return temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message())), activities.ErrTypeNotConfigured, err)
+				fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message())), activities.ErrTypeNotConfigured, nil)
 		}
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message())), activities.ErrTypeInvalidInput, err)
+			fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message())), activities.ErrTypeInvalidInput, nil)
 	}
 	// With AutoRetry off, transport failures (refused, reset, read timeout,
 	// context deadline or cancellation) arrive as *url.Error: let Temporal

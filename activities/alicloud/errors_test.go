@@ -191,3 +191,37 @@ func checkClass(t *testing.T, err error, retryable bool, errType string, contain
 		}
 	}
 }
+
+// TestNonRetryableCarriesNoRetryableCause: an analyst reading a refused
+// call sees the code and request ID once, under a non-retryable error, and
+// never the SDK error shown as a retryable cause (type ServerError,
+// retryable: true), neither from classify nor after Temporal's failure
+// conversion of an activity's error.
+func TestNonRetryableCarriesNoRetryableCause(t *testing.T) {
+	srv := errorServer(t, 404, errorBody("InvalidSecurityGroupId.NotFound", "REQ-NF"))
+	sdkErr := commonCall(t, context.Background(), strings.TrimPrefix(srv.URL, "http://"))
+	for name, err := range map[string]error{
+		"server error": classify("ecs.DescribeSecurityGroupAttribute sg-1", sdkErr),
+		"client error": classify("op", sdkerrors.NewClientError(sdkerrors.InvalidParamErrorCode, "bad", nil)),
+	} {
+		var ae *temporal.ApplicationError
+		if !errors.As(err, &ae) || !ae.NonRetryable() {
+			t.Fatalf("%s: classify = %v, want a non-retryable application error", name, err)
+		}
+		if cause := ae.Unwrap(); cause != nil {
+			t.Errorf("%s: cause = %v (%T), want none", name, cause, cause)
+		}
+		if strings.Contains(err.Error(), "retryable: true") {
+			t.Errorf("%s: message %q shows a retryable cause", name, err.Error())
+		}
+	}
+
+	c := newTestCloud(t)
+	err := c.run(activities.ECSBlockIP, activities.ECSBlockIPInput{Meta: meta("block"), SecurityGroupID: "sg-doesnotexist", IP: attacker}, nil)
+	wantAppError(t, err, activities.ErrTypeCloudNotFound, "InvalidSecurityGroupId.NotFound", "request ")
+	for _, bad := range []string{"retryable: true", "ServerError"} {
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("activity error %q contains %q", err.Error(), bad)
+		}
+	}
+}

@@ -25,8 +25,10 @@ const DefaultDebounce = 250 * time.Millisecond
 // file changes, its playbook is parsed and validated again: a valid one
 // replaces the old version for new alerts (running incidents keep their
 // snapshot); an invalid one is logged with its diagnostics and the last
-// good version stays in use; a removed file unloads its playbook. Every
-// change swaps the matcher's index atomically.
+// good version stays in use; a removed file unloads its playbook. A file
+// whose playbook name is already loaded from another file is refused and
+// tried again on every rescan, so it loads once the other file is gone or
+// renamed its playbook. Every change swaps the matcher's index atomically.
 type Reloader struct {
 	dir      string
 	opts     playbook.Options
@@ -35,9 +37,10 @@ type Reloader struct {
 	metrics  *Metrics
 	debounce time.Duration
 
-	mu   sync.Mutex
-	good map[string]loaded // by file path: the last good version
-	bad  map[string]string // by file path: hash of the invalid content last reported
+	mu    sync.Mutex
+	good  map[string]loaded // by file path: the last good version
+	bad   map[string]string // by file path: hash of the invalid content last reported
+	clash map[string]string // by file path: hash of the content last refused as a duplicate name
 }
 
 type loaded struct {
@@ -50,7 +53,7 @@ type loaded struct {
 func NewReloader(dir string, opts playbook.Options, m *Matcher, log *slog.Logger, metrics *Metrics) *Reloader {
 	return &Reloader{
 		dir: dir, opts: opts, matcher: m, log: log, metrics: metrics, debounce: DefaultDebounce,
-		good: map[string]loaded{}, bad: map[string]string{},
+		good: map[string]loaded{}, bad: map[string]string{}, clash: map[string]string{},
 	}
 }
 
@@ -59,6 +62,11 @@ func (r *Reloader) SetDebounce(d time.Duration) { r.debounce = d }
 
 // Reload rescans the directory once and updates the matcher if anything
 // changed. It returns the playbooks in use.
+//
+// Removed files are unloaded before new and changed files are loaded, so
+// that a renamed file (a.yaml → b.yaml) is not refused as a duplicate of
+// its own old path. A duplicate name is never remembered as invalid: the
+// file is parsed again on every rescan until its name is free.
 func (r *Reloader) Reload() []*playbook.Playbook {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -67,52 +75,21 @@ func (r *Reloader) Reload() []*playbook.Playbook {
 		r.log.Error("read playbook directory: keeping the playbooks in use", "dir", r.dir, "error", err)
 		return r.inUse()
 	}
-	changed := false
-	present := map[string]bool{}
 	var files []string
+	present := map[string]bool{}
 	for _, e := range entries {
+		// A Kubernetes ConfigMap mounts each key as a symlink (a.yaml →
+		// ..data/a.yaml): entries that are not directories are read
+		// through their links.
 		if !e.IsDir() && playbook.IsPlaybookFile(e.Name()) {
-			files = append(files, filepath.Join(r.dir, e.Name()))
+			file := filepath.Join(r.dir, e.Name())
+			files = append(files, file)
+			present[file] = true
 		}
 	}
 	sort.Strings(files)
-	for _, file := range files {
-		present[file] = true
-		data, err := os.ReadFile(file)
-		if err != nil {
-			r.log.Warn("read playbook: keeping its last good version", "file", file, "error", err)
-			continue
-		}
-		sum := sha256.Sum256(data)
-		hash := hex.EncodeToString(sum[:])
-		if g, ok := r.good[file]; ok && g.hash == hash {
-			continue
-		}
-		if r.bad[file] == hash {
-			continue // already reported
-		}
-		pb, diags := playbook.Parse(file, data, r.opts)
-		if pb == nil || diags.HasErrors() {
-			r.bad[file] = hash
-			r.metrics.reloaded("invalid")
-			r.log.Error("invalid playbook: keeping its last good version", "file", file, "diagnostics", diags.Render())
-			continue
-		}
-		if other := r.fileOf(pb.Name, file); other != "" {
-			r.bad[file] = hash
-			r.metrics.reloaded("invalid")
-			r.log.Error("duplicate playbook name: keeping the first", "file", file, "playbook", pb.Name, "first", other)
-			continue
-		}
-		delete(r.bad, file)
-		if len(diags) > 0 {
-			r.log.Warn("playbook has warnings", "file", file, "diagnostics", diags.Render())
-		}
-		r.good[file] = loaded{hash: hash, pb: pb}
-		r.metrics.reloaded("loaded")
-		r.log.Info("playbook loaded", "playbook", pb.Name, "file", file, "hash", hash[:12])
-		changed = true
-	}
+
+	changed := false
 	for file, g := range r.good {
 		if !present[file] {
 			delete(r.good, file)
@@ -121,11 +98,70 @@ func (r *Reloader) Reload() []*playbook.Playbook {
 			changed = true
 		}
 	}
-	for file := range r.bad {
-		if !present[file] {
-			delete(r.bad, file)
+	for _, m := range []map[string]string{r.bad, r.clash} {
+		for file := range m {
+			if !present[file] {
+				delete(m, file)
+			}
 		}
 	}
+
+	type candidate struct {
+		file, hash string
+		pb         *playbook.Playbook
+	}
+	var clashes []candidate
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			r.log.Warn("read playbook: keeping its last good version", "file", file, "error", err)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		hash := hex.EncodeToString(sum[:])
+		if g, ok := r.good[file]; ok && g.hash == hash {
+			delete(r.clash, file)
+			continue
+		}
+		if r.bad[file] == hash {
+			continue // already reported
+		}
+		pb, diags := playbook.Parse(file, data, r.opts)
+		if pb == nil || diags.HasErrors() {
+			r.bad[file] = hash
+			delete(r.clash, file)
+			r.metrics.reloaded("invalid")
+			r.log.Error("invalid playbook: keeping its last good version", "file", file, "diagnostics", diags.Render())
+			continue
+		}
+		delete(r.bad, file)
+		if len(diags) > 0 && r.clash[file] != hash {
+			r.log.Warn("playbook has warnings", "file", file, "diagnostics", diags.Render())
+		}
+		if r.fileOf(pb.Name, file) != "" {
+			clashes = append(clashes, candidate{file, hash, pb})
+			continue
+		}
+		r.load(file, hash, pb)
+		changed = true
+	}
+	// A clash may have been freed by a file loaded after it in this scan
+	// (the other file now holds another playbook).
+	for _, c := range clashes {
+		other := r.fileOf(c.pb.Name, c.file)
+		if other == "" {
+			r.load(c.file, c.hash, c.pb)
+			changed = true
+			continue
+		}
+		if r.clash[c.file] != c.hash {
+			r.clash[c.file] = c.hash
+			r.metrics.reloaded("invalid")
+			r.log.Error("duplicate playbook name: keeping the first; this file is tried again on every rescan",
+				"file", c.file, "playbook", c.pb.Name, "first", other)
+		}
+	}
+
 	pbs := r.inUse()
 	if changed {
 		for _, err := range r.matcher.Replace(pbs) {
@@ -133,6 +169,15 @@ func (r *Reloader) Reload() []*playbook.Playbook {
 		}
 	}
 	return pbs
+}
+
+// load makes pb, read from file with content hash, the good version of
+// file.
+func (r *Reloader) load(file, hash string, pb *playbook.Playbook) {
+	delete(r.clash, file)
+	r.good[file] = loaded{hash: hash, pb: pb}
+	r.metrics.reloaded("loaded")
+	r.log.Info("playbook loaded", "playbook", pb.Name, "file", file, "hash", hash[:12])
 }
 
 // fileOf returns the file (other than file) whose good playbook is named
@@ -156,7 +201,8 @@ func (r *Reloader) inUse() []*playbook.Playbook {
 }
 
 // Run loads the directory, then watches it until ctx is cancelled,
-// reloading DefaultDebounce after the last change.
+// rescanning it the debounce delay after the last event of any kind in the
+// directory (see [Reloader.Reload]).
 func (r *Reloader) Run(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -180,9 +226,12 @@ func (r *Reloader) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if !playbook.IsPlaybookFile(ev.Name) {
-				continue
-			}
+			// Any event may change a playbook: besides edits of *.yaml
+			// files, a Kubernetes ConfigMap update only swaps the hidden
+			// ..data symlink to a new ..<timestamp> directory, and the
+			// playbook files, symlinks through ..data, never see an event.
+			// Reload compares contents, so a spurious rescan is cheap.
+			r.log.Debug("playbook directory event", "file", ev.Name, "op", ev.Op.String())
 			if timer == nil {
 				timer = time.NewTimer(r.debounce)
 			} else {

@@ -132,3 +132,164 @@ func TestReloader_Watch(t *testing.T) {
 		t.Errorf("an sqli alert still matches after the edit: %v", got)
 	}
 }
+
+// playbookNames returns the names of the playbooks m matches with.
+func playbookNames(m *Matcher) string {
+	var names []string
+	for _, p := range m.Playbooks() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+// TestReloader_Rename: a playbook file renamed between two rescans stays
+// loaded under its new path; it is not refused as a duplicate of its old
+// path.
+func TestReloader_Rename(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(t)
+	metrics := NewMetrics()
+	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
+	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(playbookYAML("block", `alert.type == "sqli"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Reload()
+	if err := os.Rename(filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r.Reload()
+	r.Reload()
+	if got := strings.Join(matchNames(t, m), ","); got != `block@alert.type == "sqli"` {
+		t.Fatalf("after renaming a.yaml to b.yaml, matches = %q, want the playbook still matching", got)
+	}
+	if got := metric(t, metrics, "soar_ingest_playbook_reloads_total", "result", "invalid"); got != 0 {
+		t.Errorf("invalid reloads = %v, want 0: a rename is not a duplicate", got)
+	}
+	// Editing the renamed file takes effect: its path is not remembered as bad.
+	if err := os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(playbookYAML("block", `alert.severity >= 4`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Reload()
+	if got := strings.Join(matchNames(t, m), ","); got != `block@alert.severity >= 4` {
+		t.Fatalf("after editing b.yaml, matches = %q", got)
+	}
+}
+
+// TestReloader_DuplicateLoadsOnceTheFirstIsGone: copy.yaml, refused as a
+// duplicate of block.yaml, is loaded on the rescan after block.yaml is
+// deleted, or after block.yaml renames its playbook.
+func TestReloader_DuplicateLoadsOnceTheFirstIsGone(t *testing.T) {
+	dir := t.TempDir()
+	write := func(file, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := testEnv(t)
+	metrics := NewMetrics()
+	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
+	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+
+	write("block.yaml", playbookYAML("block", `alert.severity >= 4`))
+	r.Reload()
+	write("copy.yaml", playbookYAML("block", `alert.type == "sqli"`))
+	r.Reload()
+	r.Reload()
+	if got := strings.Join(matchNames(t, m), ","); got != `block@alert.severity >= 4` {
+		t.Fatalf("with a duplicate, matches = %q, want the first file's playbook", got)
+	}
+	if got := metric(t, metrics, "soar_ingest_playbook_reloads_total", "result", "invalid"); got != 1 {
+		t.Errorf("invalid reloads = %v, want 1 (the duplicate reported once)", got)
+	}
+
+	if err := os.Remove(filepath.Join(dir, "block.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r.Reload()
+	if got := strings.Join(matchNames(t, m), ","); got != `block@alert.type == "sqli"` {
+		t.Fatalf("after deleting block.yaml, matches = %q, want copy.yaml's playbook", got)
+	}
+
+	// The same with a rename of the first file's playbook, in one rescan:
+	// a.yaml sorts before the file that frees its name.
+	write("a.yaml", playbookYAML("other", `alert.type == "sqli"`))
+	r.Reload()
+	write("a.yaml", playbookYAML("block", `alert.type == "xss"`)) // refused: copy.yaml holds block
+	r.Reload()
+	if got := playbookNames(m); got != "block,other" {
+		t.Fatalf("playbooks = %s, want a.yaml's last good version kept", got)
+	}
+	write("copy.yaml", playbookYAML("renamed", `alert.type == "sqli"`))
+	r.Reload()
+	if got := playbookNames(m); got != "block,renamed" {
+		t.Fatalf("after copy.yaml renamed its playbook, playbooks = %s, want block (a.yaml) and renamed", got)
+	}
+	if got := strings.Join(matchNames(t, m), ","); got != `renamed@alert.type == "sqli"` {
+		t.Errorf("matches = %q, want only renamed (a.yaml's block is on xss)", got)
+	}
+}
+
+// TestReloader_WatchConfigMap updates a directory laid out as Kubernetes
+// mounts a ConfigMap: each key is a symlink through ..data, and an update
+// writes a new ..<timestamp> directory and swaps the ..data symlink, so no
+// event names a playbook file.
+func TestReloader_WatchConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	version := func(name, when string) string {
+		t.Helper()
+		ts := filepath.Join(dir, "..2026_11_29_05_00_00."+name)
+		if err := os.Mkdir(ts, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ts, "block.yaml"), []byte(playbookYAML("block", when)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Base(ts)
+	}
+	first := version("000000001", `alert.type == "sqli"`)
+	if err := os.Symlink(first, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..data", "block.yaml"), filepath.Join(dir, "block.yaml")); err != nil {
+		t.Fatal(err)
+	}
+
+	env := testEnv(t)
+	m, _ := NewMatcher(env, nil, testLogger(t), nil)
+	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), nil)
+	r.SetDebounce(20 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "the first load", func() bool { return len(m.Playbooks()) == 1 })
+	if got := strings.Join(matchNames(t, m), ","); got != `block@alert.type == "sqli"` {
+		t.Fatalf("after the first load, matches = %q", got)
+	}
+
+	// The kubelet's atomic update.
+	second := version("000000002", `alert.type == "xss"`)
+	if err := os.Symlink(second, filepath.Join(dir, "..data_tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, first)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ConfigMap update", func() bool {
+		p := m.Playbooks()
+		return len(p) == 1 && p[0].Trigger.When == `alert.type == "xss"`
+	})
+	if got := matchNames(t, m); len(got) != 0 {
+		t.Errorf("an sqli alert still matches after the update: %v", got)
+	}
+}

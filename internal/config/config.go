@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -156,7 +157,8 @@ type Channel struct {
 	// Kind is dingtalk, wecom, slack or generic.
 	Kind string `yaml:"kind"`
 	// URL is the webhook when it holds no secret (a local receiver);
-	// webhooks with tokens go in URLEnv.
+	// webhooks with tokens go in URLEnv. For slack, dingtalk and wecom, whose
+	// URLs are their secrets, URL must be on loopback or a private network.
 	URL string `yaml:"url"`
 	// URLEnv names the environment variable holding the webhook URL.
 	URLEnv string `yaml:"url_env"`
@@ -279,46 +281,69 @@ func withRequired(p CommandParam) CommandParam {
 // Load reads the YAML file at path over [Default] (absent keys keep their
 // defaults; unknown keys are errors), applies the environment overrides of
 // [Config.ApplyEnv], and validates. An empty path means the defaults. The
-// error lists every problem.
+// error lists every problem: unknown keys and values of the wrong type are
+// reported together with what [Config.Validate] finds in the rest of the
+// file; only a file that is not YAML at all stops at the parse error.
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
+	var problems []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return Config{}, fmt.Errorf("read config: %w", err)
 		}
-		if err := cfg.decode(data); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		var ok bool
+		if problems, ok = cfg.decode(data); !ok {
+			return Config{}, fmt.Errorf("config %s: %w", path, errors.Join(problems...))
 		}
 	}
 	if err := cfg.ApplyEnv(getenv); err != nil {
-		return Config{}, err
+		problems = append(problems, err)
 	}
 	if err := cfg.Validate(); err != nil {
-		if path == "" {
-			return Config{}, err
-		}
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+		problems = append(problems, err)
+	}
+	if len(problems) == 0 {
+		return cfg, nil
+	}
+	if path == "" {
+		return Config{}, errors.Join(problems...)
+	}
+	return Config{}, fmt.Errorf("config %s: %w", path, errors.Join(problems...))
+}
+
+// Parse decodes YAML over [Default] without environment overrides and
+// validates it. The error lists every problem, as [Load]'s does.
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
+	problems, ok := cfg.decode(data)
+	if !ok {
+		return Config{}, errors.Join(problems...)
+	}
+	if err := cfg.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return Config{}, errors.Join(problems...)
 	}
 	return cfg, nil
 }
 
-// Parse decodes YAML over [Default] without environment overrides and
-// validates it.
-func Parse(data []byte) (Config, error) {
-	cfg := Default()
-	if err := cfg.decode(data); err != nil {
-		return Config{}, err
+// decode decodes data over c and returns the problems of the file itself:
+// unknown keys (with their path, line and a suggestion) and values of the
+// wrong type. Everything else is still decoded, so the caller validates c
+// too. ok is false when data is not a YAML mapping at all: then nothing was
+// decoded and validating c would only repeat the defaults.
+func (c *Config) decode(data []byte) (problems []error, ok bool) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return []error{fmt.Errorf("parse YAML: %w", err)}, false
 	}
-	return cfg, cfg.Validate()
-}
-
-func (c *Config) decode(data []byte) error {
 	// Maps in the file replace the defaults instead of merging with them, so
 	// a config that defines its own approvers does not inherit "analyst".
 	var probe map[string]any
-	if err := yaml.Unmarshal(data, &probe); err != nil {
-		return fmt.Errorf("parse YAML: %w", err)
+	if err := doc.Decode(&probe); err != nil {
+		return []error{fmt.Errorf("parse YAML: %w", err)}, false
 	}
 	if _, ok := probe["approvers"]; ok {
 		c.Approvers = nil
@@ -335,12 +360,14 @@ func (c *Config) decode(data []byte) error {
 	dec.KnownFields(true)
 	// An empty document (io.EOF) means the defaults.
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("parse YAML: %w", err)
+		if problems, ok = decodeProblems(err, &doc); !ok {
+			return problems, false
+		}
 	}
 	for name, a := range c.Cloud.Accounts {
 		c.Cloud.Accounts[name] = a.withDefaults()
 	}
-	return nil
+	return problems, true
 }
 
 func (a Account) withDefaults() Account {
@@ -530,6 +557,8 @@ func (c Config) Validate() error {
 				add("%s.url: %q is not an http(s) URL", p, ch.URL)
 			} else if secretQueryR.MatchString(u.RawQuery) {
 				add("%s.url: the URL carries a token; put it in an environment variable and name it in url_env", p)
+			} else if secretURLKind(ch.Kind) && !localHost(u.Hostname()) {
+				add("%s.url: a %s webhook URL is itself the secret; put it in an environment variable and name it in url_env (url is only for a receiver on loopback or a private network)", p, ch.Kind)
 			}
 		}
 		if ch.URLEnv != "" && !envNameRE.MatchString(ch.URLEnv) {
@@ -598,6 +627,27 @@ func (c Config) Validate() error {
 		add("log.format: %q, want text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// secretURLKind reports whether the webhooks of kind carry their secret in
+// the URL: the Slack path (/services/T…/B…/…), the DingTalk access_token
+// and the WeCom key.
+func secretURLKind(kind string) bool {
+	return kind == ChannelSlack || kind == ChannelDingTalk || kind == ChannelWeCom
+}
+
+// localHost reports whether host is a receiver that is not on the internet:
+// localhost, a loopback, private or link-local address, or a name without a
+// dot (a container or service name, such as the sandbox's in Compose).
+func localHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || (host != "" && !strings.Contains(host, ".") && !strings.Contains(host, ":")) {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
 }
 
 // Users returns every user of every approver group, sorted.

@@ -138,12 +138,89 @@ log: { level: loud }
 
 func TestLoadUnknownKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "soar.yaml")
-	if err := os.WriteFile(path, []byte("temporal:\n  adress: x:1\n"), 0o600); err != nil {
+	data := `temporal:
+  adress: x:1
+nats: { replicas: 2 }
+notify:
+  ops: { kind: slack, ur: "http://127.0.0.1:9/hook" }
+cloud:
+  accounts:
+    prod: { region: cn-hangzhou, wafinstance_id: w }
+guardrails:
+  budgets: [{ action: a, max: 1, window: 1h, aprovers: [x] }]
+log: { level: loud, colour: true }
+`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Load(path, nil)
-	if err == nil || !strings.Contains(err.Error(), "field adress not found") || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("Load(unknown key) = %v, want an error naming the field and line", err)
+	if err == nil {
+		t.Fatal("Load(unknown keys) = nil error")
+	}
+	for _, want := range []string{
+		`temporal.adress: unknown key (did you mean "address"?) at line 2`,
+		`notify.ops.ur: unknown key (did you mean "url"?) at line 5`,
+		`cloud.accounts.prod.wafinstance_id: unknown key (did you mean "waf_instance_id"?) at line 8`,
+		`guardrails.budgets[0].aprovers: unknown key (did you mean "approvers"?) at line 10`,
+		"log.colour: unknown key at line 11",
+		// The rest of the file is still validated.
+		"nats.replicas: 2",
+		"notify.ops: url_env (or url for a local receiver) is required",
+		`log.level: "loud"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(unknown keys) error lacks %q; got:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "not found in type") {
+		t.Errorf("Load(unknown keys) error keeps yaml.v3's message:\n%v", err)
+	}
+}
+
+func TestLoadWrongTypeStillValidates(t *testing.T) {
+	_, err := Parse([]byte("nats: { max_deliver: lots, replicas: 2 }\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 1: cannot unmarshal") || !strings.Contains(err.Error(), "nats.replicas: 2") {
+		t.Errorf("Parse(wrong type) = %v, want the type error and the validation problems", err)
+	}
+}
+
+func TestLoadNotYAML(t *testing.T) {
+	_, err := Parse([]byte("temporal: [unclosed\n"))
+	if err == nil || !strings.Contains(err.Error(), "parse YAML") {
+		t.Errorf("Parse(bad YAML) = %v, want a parse error", err)
+	}
+	if _, err := Parse([]byte("- a list\n")); err == nil || !strings.Contains(err.Error(), "parse YAML") {
+		t.Errorf("Parse(a list) = %v, want a parse error", err)
+	}
+	if _, err := Parse(nil); err != nil {
+		t.Errorf("Parse(empty) = %v, want the defaults", err)
+	}
+}
+
+func TestNotifyURLSecret(t *testing.T) {
+	for _, tc := range []struct {
+		kind, url string
+		ok        bool
+	}{
+		{"slack", "https://hooks.slack.com/services/T000/B000/XXXX", false},
+		{"wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send", false},
+		{"dingtalk", "https://oapi.dingtalk.com/robot/send", false},
+		{"generic", "https://hooks.example.com/soar", true},
+		{"slack", "http://127.0.0.1:18080/_sandbox/webhooks/slack", true},
+		{"slack", "http://localhost:9000/hook", true},
+		{"dingtalk", "http://10.0.0.5/robot/send", true},
+		{"wecom", "http://[::1]:8080/hook", true},
+		{"slack", "http://sandbox:18080/_sandbox/webhooks/slack", true},
+	} {
+		cfg := Default()
+		cfg.Notify = map[string]Channel{"ops": {Kind: tc.kind, URL: tc.url}}
+		err := cfg.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("Validate(%s url %s) = %v, want accepted", tc.kind, tc.url, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "notify.ops.url: a "+tc.kind+" webhook URL is itself the secret") || !strings.Contains(err.Error(), "url_env")) {
+			t.Errorf("Validate(%s url %s) = %v, want it refused in favour of url_env", tc.kind, tc.url, err)
+		}
 	}
 }
 

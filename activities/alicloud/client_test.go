@@ -262,14 +262,17 @@ func TestShellQuote(t *testing.T) {
 
 func TestClientToken(t *testing.T) {
 	m := activities.Meta{Incident: strings.Repeat("x", 300), Step: "block#3"}
-	tok := clientToken(m, "sg-1", "203.0.113.7/32")
+	tok := clientToken("run-1", m, "sg-1", "203.0.113.7/32")
 	if len(tok) > 64 {
 		t.Errorf("clientToken length %d, want at most 64", len(tok))
 	}
-	if tok != clientToken(m, "sg-1", "203.0.113.7/32") {
+	if tok != clientToken("run-1", m, "sg-1", "203.0.113.7/32") {
 		t.Error("clientToken is not stable")
 	}
-	if tok == clientToken(m, "sg-1", "203.0.113.8/32") || tok == clientToken(activities.Meta{Incident: m.Incident, Step: "block#4"}, "sg-1", "203.0.113.7/32") {
+	if tok == clientToken("run-1", m, "sg-1", "203.0.113.8/32") || tok == clientToken("run-1", activities.Meta{Incident: m.Incident, Step: "block#4"}, "sg-1", "203.0.113.7/32") {
 		t.Error("clientToken does not depend on the target and step")
+	}
+	if tok == clientToken("run-2", m, "sg-1", "203.0.113.7/32") {
+		t.Error("clientToken does not depend on the workflow run")
 	}
 }

@@ -16,18 +16,33 @@ import (
 	"github.com/opensoar/soar/internal/guard"
 )
 
-// clientToken derives an idempotency token (ClientToken) from the step
-// that runs the action and what it acts on: a retry of the same step sends
-// the same token, so the cloud answers with the first call's result instead
-// of acting twice. Tokens are at most 64 ASCII characters (the API limit),
-// so the parts are hashed.
-func clientToken(meta activities.Meta, parts ...string) string {
+// clientToken derives an idempotency token (ClientToken) from the run and
+// step that execute the action and what it acts on: a retry of the same
+// step sends the same token, so the cloud answers with the first call's
+// result instead of acting twice. run is the workflow run (see runID):
+// the workflow ID alone is reused by a later incident on the same host,
+// which must act again rather than get the earlier incident's answer.
+// Tokens are at most 64 ASCII characters (the API limit), so the parts are
+// hashed.
+func clientToken(run string, meta activities.Meta, parts ...string) string {
 	h := sha256.New()
-	for _, p := range append([]string{"soar", meta.Incident, meta.Step}, parts...) {
+	for _, p := range append([]string{"soar", run, meta.Incident, meta.Step}, parts...) {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
 	return "soar-" + hex.EncodeToString(h.Sum(nil))[:40]
+}
+
+// runID is the Temporal run of the workflow executing the activity, the
+// per-incident part of idempotency keys: ingest starts a new run with the
+// same workflow ID (the dedup key) for a later incident on the same host
+// once the earlier one closed, while every retry of an activity stays in
+// its run. "" outside an activity.
+func runID(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	return activity.GetInfo(ctx).WorkflowExecution.RunID
 }
 
 // shortHash is a stable short name fragment for s.

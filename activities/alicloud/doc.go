@@ -40,11 +40,19 @@
 // the original sets in its heartbeat (for retries) and in instance tags
 // soar:isolated:<eni-id> = "sg-a,sg-b" and soar:quarantine = <group> (for
 // repeats and for restore without input); tag values hold at most 128
-// characters. Snapshots are named soar-evidence-<hash(incident, step,
+// characters. Snapshots are named soar-evidence-<hash(run, incident, step,
 // disk)> (names must not start with "auto") and created with a
 // ClientToken. RunCommand gets the template with {{name}} placeholders,
 // EnableParameter and the shell-quoted values as Parameters; Output is
 // Base64. ClientTokens are at most 64 ASCII characters.
+//
+// Idempotency keys (ClientTokens, snapshot names) hash the workflow run ID
+// with the incident and step: the workflow ID is the alert dedup key and a
+// later incident on the same host reuses it once the earlier run closed,
+// while every retry of an activity stays in its run. A cloud remembers a
+// ClientToken's first answer, so a block whose rule an unblock removed
+// since is answered "done" without a rule: block_ip then sends it again
+// under a fresh token.
 //
 // WAF 3.0 (waf-openapi 2021-10-01) has no package in the classic SDK:
 // CommonRequest, POST, Rules in the form body. soar keeps one

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -206,8 +207,41 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 		out.Outcome = outcome(in.Meta, false, plan)
 		return out, nil
 	}
-	perm := struct{ policy, priority, proto, ports, nic, desc string }{"drop", "1", spec.apiProto, spec.portRange, "intranet", description(in.Meta, 512)}
-	token := clientToken(in.Meta, "ecs.block_ip", spec.group, spec.cidr, spec.apiProto, spec.portRange, spec.direction)
+	token := clientToken(runID(ctx), in.Meta, "ecs.block_ip", spec.group, spec.cidr, spec.apiProto, spec.portRange, spec.direction)
+	if err := s.authorize(c, spec, in.Meta, token); err != nil {
+		return out, err
+	}
+	// AuthorizeSecurityGroup answers no rule ID: read it back.
+	rules, err = s.listRules(c, spec)
+	if err != nil {
+		return out, err
+	}
+	r, ok := findRule(rules, spec)
+	if !ok {
+		// The token was answered from the cloud's memory of an earlier
+		// call whose rule is gone since (block, unblock, block in one
+		// step): send it again under a fresh token.
+		if err := s.authorize(c, spec, in.Meta, freshToken(token)); err != nil {
+			return out, err
+		}
+		if rules, err = s.listRules(c, spec); err != nil {
+			return out, err
+		}
+		if r, ok = findRule(rules, spec); !ok {
+			return out, fmt.Errorf("ecs.AuthorizeSecurityGroup %s: the new rule is not visible yet", spec.group)
+		}
+	}
+	out.RuleID = r.ID
+	out.Outcome = outcome(in.Meta, true, []string{planf("added %s (rule %s)", spec, r.ID)})
+	s.log.Info("security group rule added", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", r.ID)
+	return out, nil
+}
+
+// authorize sends the drop rule of spec with the given ClientToken. A rule
+// that exists already is not an error.
+func (s *session) authorize(c *ecs.Client, spec ruleSpec, meta activities.Meta, token string) error {
+	perm := struct{ policy, priority, proto, ports, nic, desc string }{"drop", "1", spec.apiProto, spec.portRange, "intranet", description(meta, 512)}
+	var err error
 	if spec.direction == "in" {
 		req := ecs.CreateAuthorizeSecurityGroupRequest()
 		req.SecurityGroupId = spec.group
@@ -236,21 +270,15 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 		_, err = c.AuthorizeSecurityGroupEgress(req)
 	}
 	if err != nil && !alreadyExists(err) {
-		return out, classify("ecs.AuthorizeSecurityGroup "+spec.group, err)
+		return classify("ecs.AuthorizeSecurityGroup "+spec.group, err)
 	}
-	// AuthorizeSecurityGroup answers no rule ID: read it back.
-	rules, err = s.listRules(c, spec)
-	if err != nil {
-		return out, err
-	}
-	r, ok := findRule(rules, spec)
-	if !ok {
-		return out, fmt.Errorf("ecs.AuthorizeSecurityGroup %s: the new rule is not visible yet", spec.group)
-	}
-	out.RuleID = r.ID
-	out.Outcome = outcome(in.Meta, true, []string{planf("added %s (rule %s)", spec, r.ID)})
-	s.log.Info("security group rule added", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", r.ID)
-	return out, nil
+	return nil
+}
+
+// freshToken derives a ClientToken the cloud has not seen from token, for
+// resending a call whose earlier answer no longer holds.
+func freshToken(token string) string {
+	return clientToken(token, activities.Meta{}, strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
 // ECSUnblockIP revokes soar's drop rule for the IP: the rule named by
@@ -295,7 +323,7 @@ func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockI
 		out.Outcome = outcome(in.Meta, false, plan)
 		return out, nil
 	}
-	token := clientToken(in.Meta, "ecs.unblock_ip", spec.group, strings.Join(revoke, ","))
+	token := clientToken(runID(ctx), in.Meta, "ecs.unblock_ip", spec.group, strings.Join(revoke, ","))
 	if spec.direction == "in" {
 		req := ecs.CreateRevokeSecurityGroupRequest()
 		req.SecurityGroupId, req.ClientToken, req.SecurityGroupRuleId = spec.group, token, &revoke

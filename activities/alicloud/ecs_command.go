@@ -82,7 +82,7 @@ func (a *Activities) ECSRunCommand(ctx context.Context, in activities.ECSRunComm
 		req.Name = "soar-" + cmd.name
 		req.Description = description(in.Meta, 512)
 		req.KeepCommand = requests.NewBoolean(false)
-		req.ClientToken = clientToken(in.Meta, "ecs.run_command", inst.ID, cmd.name, cmd.script, fmt.Sprint(sortedParams(params)))
+		req.ClientToken = clientToken(runID(ctx), in.Meta, "ecs.run_command", inst.ID, cmd.name, cmd.script, fmt.Sprint(sortedParams(params)))
 		if len(params) > 0 {
 			req.EnableParameter = requests.NewBoolean(true)
 			req.Parameters = make(map[string]interface{}, len(params))

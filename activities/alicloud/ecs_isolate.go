@@ -131,7 +131,7 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 	req.Description = "isolation group for compromised hosts (managed by soar)"
 	req.SecurityGroupType = "normal"
 	req.Tag = &[]ecs.CreateSecurityGroupTag{{Key: quarantineTag, Value: "true"}}
-	req.ClientToken = clientToken(base, "ecs.quarantine.create", vpcID)
+	req.ClientToken = clientToken("", base, "ecs.quarantine.create", vpcID)
 	resp, err := c.CreateSecurityGroup(req)
 	if err != nil {
 		return "", classify("ecs.CreateSecurityGroup "+quarantineGroupName, err)
@@ -139,7 +139,7 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 	id := resp.SecurityGroupId
 	egress := ecs.CreateAuthorizeSecurityGroupEgressRequest()
 	egress.SecurityGroupId = id
-	egress.ClientToken = clientToken(base, "ecs.quarantine.egress", id)
+	egress.ClientToken = clientToken("", base, "ecs.quarantine.egress", id)
 	egress.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{
 		Policy: "drop", Priority: "100", IpProtocol: "ALL", PortRange: "-1/-1", DestCidrIp: "0.0.0.0/0",
 		NicType: "intranet", Description: "soar: deny all outbound"}}
@@ -149,7 +149,7 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 	if cidr := s.acct.ForensicsCIDR; cidr != "" {
 		ingress := ecs.CreateAuthorizeSecurityGroupRequest()
 		ingress.SecurityGroupId = id
-		ingress.ClientToken = clientToken(base, "ecs.quarantine.ingress", id, cidr)
+		ingress.ClientToken = clientToken("", base, "ecs.quarantine.ingress", id, cidr)
 		ingress.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{{
 			Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: cidr,
 			NicType: "intranet", Description: "soar: forensics access"}}
@@ -160,7 +160,7 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 	policy := ecs.CreateModifySecurityGroupPolicyRequest()
 	policy.SecurityGroupId = id
 	policy.InnerAccessPolicy = "Drop"
-	policy.ClientToken = clientToken(base, "ecs.quarantine.policy", id)
+	policy.ClientToken = clientToken("", base, "ecs.quarantine.policy", id)
 	if _, err := c.ModifySecurityGroupPolicy(policy); err != nil {
 		return "", classify("ecs.ModifySecurityGroupPolicy "+id, err)
 	}

@@ -21,9 +21,11 @@ type snapshotDetails struct {
 }
 
 // snapshotName is the deterministic name of the evidence snapshot of one
-// disk for one step: a retry or a repeat finds it by name.
-func snapshotName(meta activities.Meta, diskID string) string {
-	return "soar-evidence-" + shortHash(meta.Incident, meta.Step, diskID)
+// disk for one step of one workflow run (see runID): a retry or a repeat
+// in the run finds it by name, a later incident reusing the workflow ID
+// takes new evidence. 26 characters, within the API's 2 to 128.
+func snapshotName(run string, meta activities.Meta, diskID string) string {
+	return "soar-evidence-" + shortHash(run, meta.Incident, meta.Step, diskID)
 }
 
 // snapshotDescription is the reason and the incident, within the API's
@@ -145,6 +147,7 @@ func (a *Activities) ECSSnapshotInstance(ctx context.Context, in activities.ECSS
 		prev = snapshotDetails{}
 	}
 	details := snapshotDetails{InstanceID: in.InstanceID, Snapshots: map[string]string{}}
+	run := runID(ctx)
 	var plan []string
 	var missing []diskInfo
 	for _, d := range disks {
@@ -152,7 +155,7 @@ func (a *Activities) ECSSnapshotInstance(ctx context.Context, in activities.ECSS
 			details.Snapshots[d.ID] = id
 			continue
 		}
-		sn, ok, err := s.findSnapshot(c, d.ID, snapshotName(in.Meta, d.ID))
+		sn, ok, err := s.findSnapshot(c, d.ID, snapshotName(run, in.Meta, d.ID))
 		if err != nil {
 			return out, err
 		}
@@ -175,9 +178,9 @@ func (a *Activities) ECSSnapshotInstance(ctx context.Context, in activities.ECSS
 	for _, d := range missing {
 		req := ecs.CreateCreateSnapshotRequest()
 		req.DiskId = d.ID
-		req.SnapshotName = snapshotName(in.Meta, d.ID)
+		req.SnapshotName = snapshotName(run, in.Meta, d.ID)
 		req.Description = snapshotDescription(in.Meta, in.Reason)
-		req.ClientToken = clientToken(in.Meta, "ecs.snapshot_instance", d.ID)
+		req.ClientToken = clientToken(run, in.Meta, "ecs.snapshot_instance", d.ID)
 		tags := []ecs.CreateSnapshotTag{{Key: "soar:evidence", Value: "true"}}
 		if in.Meta.Incident != "" {
 			tags = append(tags, ecs.CreateSnapshotTag{Key: "soar:incident", Value: truncate(in.Meta.Incident, tagValueMax)})

@@ -19,6 +19,12 @@
 //
 // A CommonRequest sets request.Domain (and Scheme "http") instead.
 //
+// Clients that only speak HTTPS (WithScheme("HTTPS"), the SDK's built-in STS
+// provider) need a TLS listener: [NewTestCA] makes a CA and a server
+// certificate for one run; serve with [TestCA.TLSConfig] and have the client
+// trust CAPEM (its transport's RootCAs, or SSL_CERT_FILE). soar sandbox
+// --tls-addr does this and writes the CA to a file.
+//
 // # Transport, routing and signatures
 //
 // Every path except /_sandbox/... is the RPC API. GET and POST are accepted;

@@ -40,7 +40,14 @@
 // the original sets in its heartbeat (for retries) and in instance tags
 // soar:isolated:<eni-id> = "sg-a,sg-b" and soar:quarantine = <group> (for
 // repeats and for restore without input); tag values hold at most 128
-// characters. Snapshots are named soar-evidence-<hash(run, incident, step,
+// characters. The quarantine group soar creates drops all outbound traffic
+// but TCP 80 and 443 to 100.100.0.0/16, Alibaba Cloud's internal service
+// network: the Cloud Assistant agent reads the metadata server
+// (http://100.100.100.200) and polls its service at
+// https://<region>.axt.aliyun.com (aliyun/aliyun_assist_client,
+// agent/util/hostfinder.go), and a kill after isolation needs it. A
+// quarantine group soar did not create now is not edited; isolation warns
+// in its plan when the group lacks that way out. Snapshots are named soar-evidence-<hash(run, incident, step,
 // disk)> (names must not start with "auto") and created with a
 // ClientToken. RunCommand gets the template with {{name}} placeholders,
 // EnableParameter and the shell-quoted values as Parameters; Output is

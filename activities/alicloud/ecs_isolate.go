@@ -3,7 +3,9 @@ package alicloud
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -24,7 +26,17 @@ const (
 	quarantineTag = "soar:quarantine"
 	// tagValueMax is the longest ECS tag value.
 	tagValueMax = 128
+	// serviceCIDR is Alibaba Cloud's internal service network. The Cloud
+	// Assistant agent on an instance reads the metadata server
+	// (100.100.100.200, HTTP) and polls its service (<region>.axt.aliyun.com,
+	// HTTPS) there: the quarantine group lets that through so that a
+	// run_command after isolation (kill, quarantine, forensics) still runs.
+	serviceCIDR = "100.100.0.0/16"
 )
+
+// servicePorts are the TCP ports the quarantine group opens towards
+// serviceCIDR.
+var servicePorts = []string{"80/80", "443/443"}
 
 // isolationDetails is what isolate_instance heartbeats before it changes
 // anything, so that a retried attempt knows the original groups even if
@@ -120,8 +132,9 @@ func (s *session) findQuarantineGroup(c *ecs.Client, vpcID string) (string, erro
 }
 
 // createQuarantineGroup creates soar-quarantine in a VPC: no inbound but
-// SSH from the forensics network (if configured), no outbound, no traffic
-// between members. The ClientTokens depend only on the VPC, so concurrent
+// SSH from the forensics network (if configured), no outbound but HTTP and
+// HTTPS to Alibaba Cloud's internal services (serviceCIDR: the Cloud
+// Assistant agent and the metadata server), no traffic between members. The ClientTokens depend only on the VPC, so concurrent
 // or repeated isolations create one group.
 func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
 	base := activities.Meta{}
@@ -146,6 +159,9 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 	if _, err := c.AuthorizeSecurityGroupEgress(egress); err != nil && !alreadyExists(err) {
 		return "", classify("ecs.AuthorizeSecurityGroupEgress "+id, err)
 	}
+	if err := s.allowCloudAssistant(c, id); err != nil {
+		return "", err
+	}
 	if cidr := s.acct.ForensicsCIDR; cidr != "" {
 		ingress := ecs.CreateAuthorizeSecurityGroupRequest()
 		ingress.SecurityGroupId = id
@@ -166,6 +182,69 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 	}
 	s.log.Info("quarantine group created", "vpc_id", vpcID, "security_group_id", id)
 	return id, nil
+}
+
+// allowCloudAssistant adds the accept rules (priority 1, above the deny
+// all) for TCP 80 and 443 to serviceCIDR that group lacks.
+func (s *session) allowCloudAssistant(c *ecs.Client, group string) error {
+	missing, err := s.missingServiceEgress(c, group)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	perms := make([]ecs.AuthorizeSecurityGroupEgressPermissions, 0, len(missing))
+	for _, ports := range missing {
+		perms = append(perms, ecs.AuthorizeSecurityGroupEgressPermissions{
+			Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: ports, DestCidrIp: serviceCIDR,
+			NicType: "intranet", Description: "soar: Cloud Assistant and metadata (Alibaba Cloud internal services)"})
+	}
+	req := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+	req.SecurityGroupId = group
+	req.Permissions = &perms
+	if _, err := c.AuthorizeSecurityGroupEgress(req); err != nil && !alreadyExists(err) {
+		return classify("ecs.AuthorizeSecurityGroupEgress "+group, err)
+	}
+	return nil
+}
+
+// missingServiceEgress returns the servicePorts a group does not accept
+// towards serviceCIDR.
+func (s *session) missingServiceEgress(c *ecs.Client, group string) ([]string, error) {
+	rules, err := s.listRules(c, ruleSpec{group: group, direction: "out"})
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, ports := range servicePorts {
+		if !slices.ContainsFunc(rules, func(r sgRule) bool {
+			return strings.EqualFold(r.Policy, "accept") && (strings.EqualFold(r.Protocol, "tcp") || strings.EqualFold(r.Protocol, "all")) &&
+				portsCover(r.PortRange, ports) && cidrCovers(r.CIDR, serviceCIDR)
+		}) {
+			missing = append(missing, ports)
+		}
+	}
+	return missing, nil
+}
+
+// portsCover reports whether the port range have ("a/b", -1/-1 for all)
+// includes want.
+func portsCover(have, want string) bool {
+	if have == "-1/-1" {
+		return true
+	}
+	hlo, hhi, ok1 := strings.Cut(have, "/")
+	wlo, whi, ok2 := strings.Cut(want, "/")
+	a, err1 := strconv.Atoi(hlo)
+	b, err2 := strconv.Atoi(hhi)
+	x, err3 := strconv.Atoi(wlo)
+	y, err4 := strconv.Atoi(whi)
+	return ok1 && ok2 && err1 == nil && err2 == nil && err3 == nil && err4 == nil && a <= x && y <= b
+}
+
+// cidrCovers reports whether the CIDR have contains the whole of want.
+func cidrCovers(have, want string) bool {
+	h, err1 := netip.ParsePrefix(have)
+	w, err2 := netip.ParsePrefix(want)
+	return err1 == nil && err2 == nil && h.Bits() <= w.Bits() && h.Contains(w.Addr())
 }
 
 // isolatedRecord reads the original groups soar recorded in the
@@ -222,6 +301,17 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 		}
 		if g.VpcID != inst.VpcID {
 			return out, invalidInput("quarantine group %s is in %s, instance %s in %s", qg, g.VpcID, inst.ID, inst.VpcID)
+		}
+		// A group soar did not create now is not changed, but a missing
+		// way out for the Cloud Assistant agent is said in the plan.
+		missing, err := s.missingServiceEgress(c, qg)
+		if err != nil {
+			return out, err
+		}
+		if len(missing) > 0 {
+			plan = append(plan, planf("warning: the quarantine group %s does not accept outbound TCP %s to %s: the Cloud Assistant agent cannot reach its service, so run_command on %s will fail while it is isolated",
+				qg, strings.Join(missing, ", "), serviceCIDR, inst.ID))
+			s.log.Warn("quarantine group blocks Cloud Assistant", "security_group_id", qg, "instance_id", inst.ID)
 		}
 	}
 

@@ -139,21 +139,42 @@ func decodeProblems(err error, doc *yaml.Node) (problems []error, ok bool) {
 	return problems, true
 }
 
-// didYouMean returns ` (did you mean "x"?)` for the candidate nearest to s
-// (the first of equals, in the order given), or "" when none is near enough
-// to be a likely typo. It reads like
-// playbook.DidYouMean, which config cannot import (playbook imports config).
+// didYouMean returns ` (did you mean "x"?)` for the candidate nearest to s,
+// or "" when none is near enough to be a likely typo. It is a copy of
+// playbook.DidYouMean, which config cannot import (playbook imports config), so
+// that every suggestion reads alike.
 func didYouMean(s string, candidates []string) string {
+	if c := closest(s, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
+}
+
+// closest returns the candidate nearest to s by edit distance, ignoring
+// case and treating - and _ alike, or "" when none is within a third of
+// the length of s (at least 2 edits); failing that, a candidate of which s
+// is a whole word (instance → instance_id).
+func closest(s string, candidates []string) string {
+	norm := func(x string) string { return strings.ReplaceAll(strings.ToLower(x), "-", "_") }
+	ns := norm(s)
 	best, bestDist := "", max(2, len(s)/3)+1
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), c); d < bestDist {
+		if c == s {
+			continue
+		}
+		if d := editDistance(ns, norm(c)); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return ""
+	if best != "" || len(ns) < 4 {
+		return best
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	for _, c := range candidates {
+		if slices.Contains(strings.Split(norm(c), "_"), ns) {
+			return c
+		}
+	}
+	return ""
 }
 
 // editDistance is the optimal-string-alignment distance: insertions,

@@ -116,6 +116,7 @@ func (e *Env) build(src string, scope Scope) *compiled {
 	checked, iss := e.cel.Check(parsed)
 	if iss.Err() != nil {
 		typeIssues := issuesFrom(iss, CodeType)
+		e.explain(typeIssues, parsed.NativeRep().Expr(), &w)
 		for i, is := range typeIssues {
 			// cel-go places a select at its dot; point at the field name.
 			if strings.HasPrefix(is.Message, "undefined field") {

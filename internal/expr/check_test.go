@@ -103,19 +103,35 @@ func TestCheck_Issues(t *testing.T) {
 		message string // substring of the first issue's message
 	}{
 		{"top-level typo", `alert.sorce_ip == "1.2.3.4"`, TriggerScope(),
-			[]issuePos{{1, 7, CodeType}}, "undefined field 'sorce_ip'"},
+			[]issuePos{{1, 7, CodeType}}, `undefined field 'sorce_ip' (did you mean "source_ip"?)`},
 		{"nested typo", `alert.resource.instnace_id != ""`, TriggerScope(),
-			[]issuePos{{1, 16, CodeType}}, "undefined field 'instnace_id'"},
+			[]issuePos{{1, 16, CodeType}}, `undefined field 'instnace_id' (did you mean "instance_id"?)`},
 		{"step field typo", `steps.kill.stauts == "succeeded"`, StepScope(false),
-			[]issuePos{{1, 12, CodeType}}, "undefined field 'stauts'"},
+			[]issuePos{{1, 12, CodeType}}, `undefined field 'stauts' (did you mean "status"?)`},
 		{"incident field typo", `incident.alertcount > 1`, StepScope(false),
-			[]issuePos{{1, 10, CodeType}}, "undefined field 'alertcount'"},
+			[]issuePos{{1, 10, CodeType}}, `undefined field 'alertcount' (did you mean "alert_count"?)`},
 		{"typo on second line", "alert.severity >= 3 &&\n  alert.proces.pid > 0", TriggerScope(),
-			[]issuePos{{2, 9, CodeType}}, "undefined field 'proces'"},
+			[]issuePos{{2, 9, CodeType}}, `undefined field 'proces' (did you mean "process"?)`},
 		{"type mismatch", `alert.severity > "high"`, TriggerScope(),
 			[]issuePos{{1, 16, CodeType}}, "found no matching overload for '_>_' applied to '(int, string)'"},
 		{"unknown variable", `alrt.type == "x"`, TriggerScope(),
-			[]issuePos{{1, 1, CodeType}}, "undeclared reference to 'alrt'"},
+			[]issuePos{{1, 1, CodeType}}, `undeclared reference to 'alrt' (did you mean "alert"?)`},
+		{"field word of a longer name", `alert.resource.instance != ""`, TriggerScope(),
+			[]issuePos{{1, 16, CodeType}}, `undefined field 'instance' (did you mean "instance_id"?)`},
+		{"field typo through an index", `steps["kill"].outptu.pid > 0`, StepScope(false),
+			[]issuePos{{1, 15, CodeType}}, `undefined field 'outptu' (did you mean "output"?)`},
+		{"field typo on a comprehension variable", `steps.kill.items.exists(i, i.stauts == "failed")`, StepScope(false),
+			[]issuePos{{1, 30, CodeType}}, `undefined field 'stauts' (did you mean "status"?)`},
+		{"field typo through a map comprehension", `steps.exists(id, steps[id].eror != "")`, StepScope(false),
+			[]issuePos{{1, 28, CodeType}}, `undefined field 'eror' (did you mean "error"?)`},
+		{"no suggestion when nothing is near", `alert.zzzzzz`, TriggerScope(),
+			[]issuePos{{1, 7, CodeType}}, "undefined field 'zzzzzz'"},
+		{"unknown variable of the scope", `itme > 0`, StepScope(true),
+			[]issuePos{{1, 1, CodeType}}, `undeclared reference to 'itme' (did you mean "item"?)`},
+		{"unknown function", `sizee(alert.title) > 0`, TriggerScope(),
+			[]issuePos{{1, 1, CodeType}}, `undeclared reference to 'sizee' (did you mean "size"?)`},
+		{"unknown member function", `alert.title.lowerAscci() == ""`, TriggerScope(),
+			[]issuePos{{1, 13, CodeType}}, `undeclared reference to 'lowerAscci' (did you mean "lowerAscii"?)`},
 		{"syntax", `alert.severity >`, TriggerScope(),
 			[]issuePos{{1, 17, CodeSyntax}}, "Syntax error"},
 		{"item outside foreach", `item > 3`, StepScope(false),
@@ -145,7 +161,8 @@ func TestCheck_Issues(t *testing.T) {
 			if diff := cmp.Diff(tt.want, positions(got.Issues)); diff != "" {
 				t.Fatalf("Check(%q) issues mismatch (-want +got):\n%s\nissues: %v", tt.src, diff, got.Issues)
 			}
-			if tt.message != "" && !strings.Contains(got.Issues[0].Message, tt.message) {
+			if tt.message != "" && (!strings.Contains(got.Issues[0].Message, tt.message) ||
+				!strings.Contains(tt.message, "did you mean") && strings.Contains(got.Issues[0].Message, "did you mean")) {
 				t.Errorf("Check(%q).Issues[0].Message = %q, want it to contain %q", tt.src, got.Issues[0].Message, tt.message)
 			}
 			for _, is := range got.Issues {

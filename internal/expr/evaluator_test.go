@@ -77,7 +77,7 @@ func TestEvaluator_JSONRoundTrip(t *testing.T) {
 		}},
 		{Name: "steps.kill.if", Value: true},
 		{Name: "steps.isolate.if", Error: `steps.isolate.if: evaluate "vars.foo == 1": no such key: foo`},
-		{Name: "steps.typo.if", Error: `steps.typo.if: compile "alert.sorce_ip == ''": 1:7: undefined field 'sorce_ip' [cel-type]`},
+		{Name: "steps.typo.if", Error: `steps.typo.if: compile "alert.sorce_ip == ''": 1:7: undefined field 'sorce_ip' (did you mean "source_ip"?) [cel-type]`},
 		{Name: "steps.page.with"},
 		{Name: "vars.instance", Value: "i-bp1abc"},
 		{Name: "steps.odd.if", Error: "steps.odd.if: empty item: set cel or template"},

@@ -28,7 +28,7 @@ func ExampleEnv_Check() {
 	c = env.Check(`steps.kill.output.exit_code == 0`, expr.StepScope(false))
 	fmt.Println(c.Type, c.OK())
 	// Output:
-	// 1:39: undefined field 'instnace_id' [cel-type]
+	// 1:39: undefined field 'instnace_id' (did you mean "instance_id"?) [cel-type]
 	// 1:40: item is only available inside foreach (in the step's with and if) [cel-scope]
 	// [{isolate 1 7}]
 	// bool true

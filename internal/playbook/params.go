@@ -335,10 +335,13 @@ func (p *parser) checkCommand(spec *activities.ActionSpec, nodes map[string]*yam
 	}
 }
 
+// approvalKeys are the keys of an approval gate.
+func approvalKeys() []string { return []string{"approvers", "quorum", "timeout", "on_timeout", "message"} }
+
 // approval parses an approval gate and applies its defaults.
 func (p *parser) approval(in pair, ctx exprCtx) *Approval {
 	a := &Approval{Quorum: DefaultQuorum, Timeout: DefaultApprovalTimeout, OnTimeout: OnTimeoutReject}
-	f, ok := p.fields(in.val, "approval", []string{"approvers", "quorum", "timeout", "on_timeout", "message"}, nil)
+	f, ok := p.fields(in.val, "approval", approvalKeys(), nil)
 	if !ok {
 		return a
 	}

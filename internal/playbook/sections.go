@@ -99,9 +99,15 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// triggerKeys are the keys of trigger.
+func triggerKeys() []string { return []string{"subjects", "when"} }
+
+// dedupKeys are the keys of dedup.
+func dedupKeys() []string { return []string{"key", "window"} }
+
 func (p *parser) trigger(in pair) Trigger {
 	var t Trigger
-	f, ok := p.fields(in.val, "trigger", []string{"subjects", "when"}, nil)
+	f, ok := p.fields(in.val, "trigger", triggerKeys(), nil)
 	if !ok {
 		return t
 	}
@@ -127,7 +133,7 @@ func (p *parser) trigger(in pair) Trigger {
 
 func (p *parser) dedup(in pair) *Dedup {
 	d := &Dedup{}
-	f, ok := p.fields(in.val, "dedup", []string{"key", "window"}, nil)
+	f, ok := p.fields(in.val, "dedup", dedupKeys(), nil)
 	if !ok {
 		return d
 	}

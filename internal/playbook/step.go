@@ -16,6 +16,11 @@ func stepKeys() []string {
 		"max_parallel", "timeout", "retry", "on_error", "revert_after", "extend_on_alert"}
 }
 
+// retryKeys are the keys of a retry policy.
+func retryKeys() []string {
+	return []string{"max_attempts", "initial_interval", "backoff", "max_interval"}
+}
+
 // kindKeys are the keys that apply to each step kind.
 func kindKeys(kind string) []string {
 	switch kind {
@@ -287,7 +292,7 @@ func (p *parser) foreach(n *yaml.Node, ctx exprCtx) string {
 }
 
 func (p *parser) retry(n *yaml.Node, r *Retry) {
-	f, ok := p.fields(n, "retry", []string{"max_attempts", "initial_interval", "backoff", "max_interval"}, nil)
+	f, ok := p.fields(n, "retry", retryKeys(), nil)
 	if !ok || r == nil {
 		return
 	}

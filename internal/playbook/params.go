@@ -336,7 +336,9 @@ func (p *parser) checkCommand(spec *activities.ActionSpec, nodes map[string]*yam
 }
 
 // approvalKeys are the keys of an approval gate.
-func approvalKeys() []string { return []string{"approvers", "quorum", "timeout", "on_timeout", "message"} }
+func approvalKeys() []string {
+	return []string{"approvers", "quorum", "timeout", "on_timeout", "message"}
+}
 
 // approval parses an approval gate and applies its defaults.
 func (p *parser) approval(in pair, ctx exprCtx) *Approval {

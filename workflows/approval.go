@@ -102,6 +102,34 @@ func (s *incident) awaitGate(ctx workflow.Context, n need, key, step string) (st
 	return g.Outcome, g, nil
 }
 
+// humanApprovalChange is the workflow.GetVersion change after which a
+// playbook gate that timed out into approved (on_timeout approve) is not
+// an analyst's approval: a protected instance's gate still waits for
+// votes, and the action's meta.approved stays false. Runs recorded before
+// it (version DefaultVersion) let such a gate cover the protected
+// instance.
+const humanApprovalChange = "protected-instance-needs-votes"
+
+// humanApproved reports whether analysts decided the gate: a quorum of
+// approvals, as opposed to a timeout turned into approved.
+func humanApproved(g *gate) bool {
+	return g != nil && len(approvals(g)) >= g.Quorum
+}
+
+// stepApproved reports whether the step's own gate counts as an approval
+// for the protected-instance policy and meta.approved: it passed, and by
+// the analysts' votes. It asks for the version only for a gate that timed
+// out into approved, so other histories get no marker.
+func (s *incident) stepApproved(ctx workflow.Context, sr *stepRun) bool {
+	if !sr.GatePassed {
+		return false
+	}
+	if !sr.GateTimedOut {
+		return true
+	}
+	return workflow.GetVersion(ctx, humanApprovalChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+}
+
 // approvals lists the users who approved the gate.
 func approvals(g *gate) []string {
 	var out []string

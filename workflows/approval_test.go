@@ -124,8 +124,21 @@ func TestApproval_Outcomes(t *testing.T) {
 			if got := len(calls) == 1; got != tt.wantIsolated {
 				t.Fatalf("isolate called %d times, want called = %v", len(calls), tt.wantIsolated)
 			}
-			if tt.wantIsolated && !calls[0].meta().Approved && len(tt.votes) > 0 {
-				t.Errorf("isolate meta.approved = false after an approval")
+			// Only analysts approve: a gate that timed out into approved
+			// leaves meta.approved false.
+			if tt.wantIsolated && calls[0].meta().Approved != (len(tt.votes) > 0) {
+				t.Errorf("isolate meta.approved = %v after %d vote(s)", calls[0].meta().Approved, len(tt.votes))
+			}
+			// The step's end is published under its own event name.
+			wantEvent := map[string]string{"succeeded": "step_succeeded", "rejected": "step_rejected", "timed_out": "step_timed_out"}[tt.wantStatus]
+			var ended []string
+			for _, ev := range h.events {
+				if ev.Step == "isolate" && strings.HasPrefix(ev.Event, "step_") && ev.Event != "step_started" {
+					ended = append(ended, ev.Event)
+				}
+			}
+			if !cmp.Equal(ended, []string{wantEvent}) {
+				t.Errorf("isolate end events = %v, want [%s]", ended, wantEvent)
 			}
 			if got := stepByID(t, r.Status, "page").Status; got != "succeeded" {
 				t.Errorf("page status = %q, want succeeded: the playbook goes on", got)

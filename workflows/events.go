@@ -16,6 +16,8 @@ const (
 	eventStepSucceeded     = "step_succeeded"
 	eventStepFailed        = "step_failed"
 	eventStepSkipped       = "step_skipped"
+	eventStepRejected      = "step_rejected"
+	eventStepTimedOut      = "step_timed_out"
 	eventApprovalRequested = "approval_requested"
 	eventApprovalDecided   = "approval_decided"
 	eventReverted          = "reverted"

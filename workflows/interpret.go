@@ -147,6 +147,10 @@ func (s *incident) endStep(ctx workflow.Context, sr *stepRun, status, msg string
 		s.publish(eventStepSucceeded, sr.ID, detail)
 	case activities.StatusFailed:
 		s.publish(eventStepFailed, sr.ID, detail)
+	case activities.StatusRejected:
+		s.publish(eventStepRejected, sr.ID, detail)
+	case activities.StatusTimedOut:
+		s.publish(eventStepTimedOut, sr.ID, detail)
 	default:
 		s.publish(eventStepSkipped, sr.ID, detail)
 	}
@@ -416,6 +420,7 @@ func (s *incident) runActionStep(ctx workflow.Context, st *playbook.Step) error 
 			switch outcome {
 			case OutcomeApproved:
 				sr.GatePassed = true
+				sr.GateTimedOut = !humanApproved(g)
 			case OutcomeRejected:
 				s.endUnits(ctx, sr, activities.StatusRejected, rejection(g))
 				s.endStep(ctx, sr, activities.StatusRejected, rejection(g))
@@ -735,14 +740,15 @@ func (s *incident) runUnit(ctx workflow.Context, st *playbook.Step, spec activit
 }
 
 // passNeeds waits for every gate of the unit not yet passed, in order. A
-// protected-instance gate is already satisfied by an approved gate of the
-// step. On dry-run gates are recorded, not waited for.
+// protected-instance gate is already satisfied by a gate of the step that
+// analysts approved (not by one that timed out into approved). On dry-run
+// gates are recorded, not waited for.
 func (s *incident) passNeeds(ctx workflow.Context, st *playbook.Step, sr *stepRun, u *unitRun) error {
 	for _, n := range u.Needs {
 		if slices.Contains(u.Passed, n.Reason) {
 			continue
 		}
-		if n.Reason == ReasonProtectedInstance && (sr.GatePassed || u.Approved || (s.dryRun && st.Approval != nil)) {
+		if n.Reason == ReasonProtectedInstance && (s.stepApproved(ctx, sr) || u.Approved || (s.dryRun && st.Approval != nil)) {
 			u.Passed = append(u.Passed, n.Reason)
 			continue
 		}
@@ -761,7 +767,7 @@ func (s *incident) passNeeds(ctx workflow.Context, st *playbook.Step, sr *stepRu
 		switch outcome {
 		case OutcomeApproved:
 			u.Passed = append(u.Passed, n.Reason)
-			u.Approved = true
+			u.Approved = u.Approved || humanApproved(g)
 			u.Status = activities.StatusPending
 		case OutcomeRejected:
 			u.Status, u.Error, u.EndedAt = activities.StatusRejected, rejection(g), now
@@ -775,6 +781,8 @@ func (s *incident) passNeeds(ctx workflow.Context, st *playbook.Step, sr *stepRu
 }
 
 // execAction runs the action activity: the rendered `with` plus meta.
+// meta.approved is true only when analysts approved the step or the unit:
+// it is what lets the action touch a protected instance.
 func (s *incident) execAction(ctx workflow.Context, st *playbook.Step, sr *stepRun, u *unitRun) (map[string]any, error) {
 	input := make(map[string]any, len(u.Params)+1)
 	for _, k := range workflow.DeterministicKeys(u.Params) {
@@ -782,7 +790,7 @@ func (s *incident) execAction(ctx workflow.Context, st *playbook.Step, sr *stepR
 	}
 	input["meta"] = activities.Meta{
 		Incident: s.id, Playbook: s.pb.Name, Step: u.Key, DryRun: s.dryRun, Hops: s.in.Hops,
-		Approved: sr.GatePassed || u.Approved,
+		Approved: s.stepApproved(ctx, sr) || u.Approved,
 	}
 	summary := st.Action
 	if u.Target != "" {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,89 @@ func TestPolicy_BudgetGate(t *testing.T) {
 	}
 	if got := len(h.callsOf(activities.NotifyWebhook)); got != 1 {
 		t.Errorf("page calls = %d, want 1 (no budget on non-mutating actions)", got)
+	}
+}
+
+// TestPolicy_TimedOutGateNeverCoversProtectedInstance: a playbook gate that
+// passed by timing out (on_timeout approve) is nobody's approval, so a
+// protected instance still needs analysts' votes on its own gate, and the
+// action is called with meta.approved false unless they gave them.
+func TestPolicy_TimedOutGateNeverCoversProtectedInstance(t *testing.T) {
+	tests := []struct {
+		name      string
+		protected []string
+		quorum    int
+		votes     []ApproveRequest // sent 10m after the playbook gate opened
+		policy    *ApproveRequest  // sent at 1h, on the protected gate
+		wantCall  bool
+		wantAt    time.Duration // when isolate runs
+		wantMeta  bool          // meta.approved of the call
+		wantStep  string
+		wantGates []string // reasons of the gates pending at 40m
+		wantEvent string   // the step's end event
+	}{
+		{name: "no votes: the protected gate times out, nothing is isolated", protected: []string{"i-web1"},
+			wantStep: "timed_out", wantGates: []string{ReasonProtectedInstance}, wantEvent: "step_timed_out"},
+		{name: "a vote short of the quorum is not an approval", protected: []string{"i-web1"}, quorum: 2,
+			votes:    []ApproveRequest{{Step: "isolate", Decision: "approve", By: "alice"}},
+			wantStep: "timed_out", wantGates: []string{ReasonProtectedInstance}, wantEvent: "step_timed_out"},
+		{name: "analysts approve the protected gate", protected: []string{"i-web1"},
+			policy:   &ApproveRequest{Step: "isolate", Decision: "approve", By: "bob"},
+			wantCall: true, wantAt: time.Hour, wantMeta: true, wantStep: "succeeded", wantGates: []string{ReasonProtectedInstance}, wantEvent: "step_succeeded"},
+		{name: "analysts reject the protected gate", protected: []string{"i-web1"},
+			policy:   &ApproveRequest{Step: "isolate", Decision: "reject", By: "bob"},
+			wantStep: "rejected", wantGates: []string{ReasonProtectedInstance}, wantEvent: "step_rejected"},
+		{name: "an unprotected instance is isolated on the timeout, unapproved", protected: []string{"i-db9"},
+			wantCall: true, wantAt: 30 * time.Minute, wantMeta: false, wantStep: "succeeded", wantEvent: "step_succeeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			in := testInput(isolateStep(playbook.Approval{Approvers: []string{"secops"}, Quorum: tt.quorum, Timeout: 30 * time.Minute, OnTimeout: playbook.OnTimeoutApprove}))
+			in.Policy = guard.Policy{ProtectedInstances: tt.protected, ApprovalTimeout: 2 * time.Hour}
+			in.DefaultApprovers = []string{"secops"}
+			for _, v := range tt.votes {
+				h.updateAt(10*time.Minute, UpdateApprove, v)
+			}
+			var at40m Status
+			h.env.RegisterDelayedCallback(func() { at40m = h.status() }, 40*time.Minute)
+			var policyVote *updateResult
+			if tt.policy != nil {
+				policyVote = h.updateAt(time.Hour, UpdateApprove, *tt.policy)
+			}
+			h.run(in)
+			r := h.result()
+
+			var reasons []string
+			for _, g := range at40m.Pending {
+				reasons = append(reasons, g.Reason)
+			}
+			if diff := cmp.Diff(tt.wantGates, reasons); diff != "" {
+				t.Errorf("gates pending at 40m mismatch (-want +got):\n%s", diff)
+			}
+			if policyVote != nil && (policyVote.rejected != nil || policyVote.err != nil) {
+				t.Errorf("vote on the protected gate: rejected %v err %v, want accepted", policyVote.rejected, policyVote.err)
+			}
+			calls := h.callsOf(activities.ECSIsolateInstance)
+			switch {
+			case !tt.wantCall && len(calls) > 0:
+				t.Errorf("isolate called %d time(s) (meta %+v), want never", len(calls), calls[0].meta())
+			case tt.wantCall && len(calls) != 1:
+				t.Errorf("isolate calls = %d, want 1", len(calls))
+			case tt.wantCall:
+				if got := calls[0].At.Sub(r.FirstSeen); got != tt.wantAt {
+					t.Errorf("isolate ran %v after the alert, want %v", got, tt.wantAt)
+				}
+				if got := calls[0].meta().Approved; got != tt.wantMeta {
+					t.Errorf("meta.approved = %v, want %v", got, tt.wantMeta)
+				}
+			}
+			if got := stepByID(t, r.Status, "isolate"); got.Status != tt.wantStep {
+				t.Errorf("isolate = %s (%s), want %s", got.Status, got.Error, tt.wantStep)
+			}
+			if ev := h.eventNames(); !slices.Contains(ev, tt.wantEvent) || slices.Contains(ev, "step_skipped") {
+				t.Errorf("events %v, want %s and no step_skipped", ev, tt.wantEvent)
+			}
+		})
 	}
 }

@@ -67,8 +67,11 @@ type stepRun struct {
 	// Units are the action executions: one, or one per foreach item.
 	Units []*unitRun `json:"units,omitempty"`
 	// GatePassed is true once the playbook's own approval gate passed.
-	GatePassed bool     `json:"gate_passed,omitempty"`
-	ApprovedBy []string `json:"approved_by,omitempty"`
+	GatePassed bool `json:"gate_passed,omitempty"`
+	// GateTimedOut is true when that gate passed because it timed out with
+	// on_timeout approve: no quorum of analysts approved the step.
+	GateTimedOut bool     `json:"gate_timed_out,omitempty"`
+	ApprovedBy   []string `json:"approved_by,omitempty"`
 	// Gates are the reasons of every gate passed or (dry-run) planned.
 	Gates     []string  `json:"gates,omitempty"`
 	WaitUntil time.Time `json:"wait_until,omitzero"`

@@ -31,6 +31,11 @@ func (s *incident) soarState() string {
 		return StateAwaitingApproval
 	}
 	for _, a := range s.Applied {
+		if s.failedRevertWaits(a) {
+			return StateFailed // until the analyst retries or keeps it
+		}
+	}
+	for _, a := range s.Applied {
 		if a.Status == RevertReverting || (a.Status == RevertScheduled && s.Phase == phaseDone) {
 			return StateReverting
 		}
@@ -156,6 +161,11 @@ func (s *incident) details() string {
 			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s at %s (%s) — Update `revert` (now), `extend` with `{\"step\":\"%s\",\"by\":\"24h\"}`, or `keep` with `{\"step\":\"%s\"}`%s",
 				a.Key, a.Inverse, targetSuffix(a.Target), fmtTime(a.At), a.Status, a.Key, a.Key, note))
 		case RevertFailed:
+			if s.failedRevertWaits(a) {
+				reverts = append(reverts, fmt.Sprintf("- `%s` %s%s **failed**: %s — the incident stays open until you decide: send Update `revert` with `{\"step\":\"%s\",\"by\":\"<you>\"}` to retry, or `keep` with `{\"step\":\"%s\",\"by\":\"<you>\"}` to leave the measure in place",
+					a.Key, a.Inverse, targetSuffix(a.Target), mdEscape(a.Error), a.Key, a.Key))
+				break
+			}
 			reverts = append(reverts, fmt.Sprintf("- `%s` %s%s **failed**: %s — send Update `revert` with `{\"step\":\"%s\"}` to retry",
 				a.Key, a.Inverse, targetSuffix(a.Target), mdEscape(a.Error), a.Key))
 		case RevertReverting:

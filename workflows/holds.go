@@ -411,6 +411,7 @@ func (s *incident) undo(ctx workflow.Context, a *applied) error {
 			return err
 		}
 		a.Status, a.Error = RevertFailed, "hold registry: "+errMessage(err)
+		s.noteFailedRevert(ctx)
 		s.publish(eventStepFailed, a.Step, map[string]any{"key": a.Key, "revert": true, "action": activities.HoldRelease, "error": a.Error})
 		s.logger.Warn("hold release failed", "incident", s.id, "step", a.Key, "error", a.Error)
 		s.touch(ctx)

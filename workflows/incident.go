@@ -35,7 +35,10 @@ func RegisterWorkflow(w worker.WorkflowRegistry) {
 //     last holder of a change soar made (released or unchanged otherwise).
 //   - Repeat alerts arrive as the "alert" Update and never rerun steps.
 //     The incident closes once its steps are done, its reverts have run (or
-//     were kept) and dedup.window has passed since the last alert.
+//     were kept) and dedup.window has passed since the last alert. A failed
+//     revert keeps it open (state failed) until an analyst retries it with
+//     "revert" or leaves the measure with "keep". While it closes, new
+//     alerts are refused with [ErrTypeIncidentClosing].
 //   - A failing step (on_error fail) runs on_failure with incident.error
 //     set, then, with rollback_on_failure, the inverse of every applied
 //     revertible action in reverse order; the run then ends with an error
@@ -93,7 +96,7 @@ func (s *incident) registerHandlers(ctx workflow.Context) error {
 		}},
 		{UpdateKeep, s.keep, workflow.UpdateHandlerOptions{
 			Validator:   func(_ workflow.Context, req StepRequest) error { return s.validateKeep(req) },
-			Description: `Cancel a step's auto-revert and keep the action: {"step":"<step>","by":"<you>"}.`,
+			Description: `Cancel a step's auto-revert, or give up a failed one, and keep the action: {"step":"<step>","by":"<you>"}.`,
 		}},
 	}
 	for _, u := range updates {
@@ -117,6 +120,12 @@ func (s *incident) run(ctx workflow.Context) (Result, error) {
 			s.Failed = true
 			s.Info.Error = err.Error()
 			s.Phase = phaseOnFailure
+		}
+	}
+	for _, a := range s.Applied {
+		if a.Status == RevertFailed {
+			s.noteFailedRevert(ctx) // a resumed run still waiting on it
+			break
 		}
 	}
 	s.upsertAll(ctx)

@@ -125,6 +125,7 @@ func (s *incident) runInverse(ctx workflow.Context, a *applied, args map[string]
 			return err
 		}
 		a.Status, a.Error = RevertFailed, errMessage(err)
+		s.noteFailedRevert(ctx)
 		s.publish(eventStepFailed, a.Step, map[string]any{"key": a.Key, "revert": true, "action": a.Inverse, "error": a.Error})
 		s.logger.Warn("revert failed", "incident", s.id, "step", a.Key, "action", a.Inverse, "error", a.Error)
 		s.touch(ctx)
@@ -206,14 +207,42 @@ func (s *incident) rollback(ctx workflow.Context) {
 	s.touch(ctx)
 }
 
-// revertsSettled reports whether no auto-revert is pending or running.
+// failedRevertChange is the workflow.GetVersion change after which a failed
+// revert keeps the incident open until an analyst retries it (Update
+// revert) or keeps the measure (Update keep): a closed incident could do
+// neither. Runs recorded before it (version DefaultVersion) close with
+// the revert failed.
+const failedRevertChange = "failed-revert-keeps-incident-open"
+
+// noteFailedRevert is called when a revert fails, or a run resumes with a
+// failed one: it decides whether failed reverts keep this run open (the
+// version is asked only then, so histories without a failed revert get no
+// marker).
+func (s *incident) noteFailedRevert(ctx workflow.Context) {
+	s.openOnFailedRevert = workflow.GetVersion(ctx, failedRevertChange, workflow.DefaultVersion, 1) >= 1
+}
+
+// failedRevertWaits reports whether a is a failed revert the incident waits
+// on: the analyst must retry it or keep the measure before it closes.
+func (s *incident) failedRevertWaits(a *applied) bool {
+	return s.openOnFailedRevert && a.Status == RevertFailed
+}
+
+// revertsSettled reports whether no auto-revert is pending or running and,
+// since failedRevertChange, none failed without the analyst deciding.
 func (s *incident) revertsSettled() bool {
 	for _, a := range s.Applied {
-		if a.Status == RevertScheduled || a.Status == RevertReverting {
+		if a.Status == RevertScheduled || a.Status == RevertReverting || s.failedRevertWaits(a) {
 			return false
 		}
 	}
 	return true
+}
+
+// failedRevertAdvice says what an analyst sends to settle a failed revert.
+func failedRevertAdvice(key string) string {
+	return fmt.Sprintf("the incident stays open until you decide: send Update revert with {\"step\":%q,\"by\":\"<you>\"} to retry, "+
+		"or keep with {\"step\":%q,\"by\":\"<you>\"} to leave the measure in place", key, key)
 }
 
 // revertTargets returns the applied actions a revert, extend or keep
@@ -324,7 +353,7 @@ func (s *incident) revertNow(ctx workflow.Context, req StepRequest) (RevertResul
 			errs = append(errs, fmt.Errorf("revert %s with %s: %s", a.Key, a.Inverse, a.Error))
 		}
 	}
-	return RevertResult{Step: req.Step, Reverts: plannedReverts(t)}, errors.Join(errs...)
+	return RevertResult{Step: req.Step, Reverts: s.plannedReverts(t)}, errors.Join(errs...)
 }
 
 // parseExtend validates an extend request's duration.
@@ -365,7 +394,7 @@ func (s *incident) extend(ctx workflow.Context, req ExtendRequest) (RevertResult
 	}
 	s.logger.Info("revert extended", "incident", s.id, "step", req.Step, "by", req.By, "user", req.User)
 	s.touch(ctx)
-	return RevertResult{Step: req.Step, Reverts: plannedReverts(t)}, nil
+	return RevertResult{Step: req.Step, Reverts: s.plannedReverts(t)}, nil
 }
 
 func (s *incident) validateKeep(req StepRequest) error {
@@ -373,20 +402,21 @@ func (s *incident) validateKeep(req StepRequest) error {
 	if err != nil {
 		return err
 	}
-	_, err = filterStatus(req.Step, t, RevertScheduled, RevertPlanned)
+	_, err = filterStatus(req.Step, t, RevertScheduled, RevertPlanned, RevertFailed)
 	return err
 }
 
 // keep is the handler of the "keep" Update: the step's pending
-// auto-reverts are cancelled; the actions stay applied, and their holds are
-// made forever in the background, so no other incident's release undoes
-// them (a registry error shows in the revert's note).
+// auto-reverts are cancelled, and its failed reverts given up; the actions
+// stay applied, and their holds not yet released are made forever in the
+// background, so no other incident's release undoes them (a registry error
+// shows in the revert's note).
 func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, error) {
 	if err := s.validateKeep(req); err != nil {
 		return RevertResult{}, err
 	}
 	t, _ := s.revertTargets(req.Step)
-	live, _ := filterStatus(req.Step, t, RevertScheduled, RevertPlanned)
+	live, _ := filterStatus(req.Step, t, RevertScheduled, RevertPlanned, RevertFailed)
 	s.updates++
 	for _, a := range live {
 		a.Status = RevertKept
@@ -394,7 +424,7 @@ func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, er
 	}
 	s.logger.Info("revert cancelled (keep)", "incident", s.id, "step", req.Step, "by", req.By)
 	s.touch(ctx)
-	return RevertResult{Step: req.Step, Reverts: plannedReverts(t)}, nil
+	return RevertResult{Step: req.Step, Reverts: s.plannedReverts(t)}, nil
 }
 
 // extendOnAlert moves the reverts of extend_on_alert steps to last_seen +
@@ -412,13 +442,18 @@ func (s *incident) extendOnAlert() {
 	}
 }
 
-// plannedReverts reports applied actions.
-func plannedReverts(as []*applied) []PlannedRevert {
+// plannedReverts reports applied actions. The note of a failed revert the
+// incident waits on says what to send.
+func (s *incident) plannedReverts(as []*applied) []PlannedRevert {
 	out := make([]PlannedRevert, 0, len(as))
 	for _, a := range as {
+		note := holdNote(a)
+		if s.failedRevertWaits(a) {
+			note = strings.TrimPrefix(note+"; "+failedRevertAdvice(a.Key), "; ")
+		}
 		out = append(out, PlannedRevert{
 			Step: a.Step, Action: a.Inverse, Target: a.Target, At: a.At, Key: a.Key, Status: a.Status, Error: a.Error,
-			HeldBy: heldBy(a), Note: holdNote(a),
+			HeldBy: heldBy(a), Note: note,
 		})
 	}
 	return out

@@ -255,3 +255,61 @@ func TestRevert_FailureIsVisibleAndRetried(t *testing.T) {
 		t.Errorf("unblock calls = %d, want 2 (failed, then retried)", got)
 	}
 }
+
+// TestRevert_FailedRevertKeepsIncidentOpen: a failed auto-revert does not
+// let the incident close (it could then never be retried): the run waits,
+// in state failed, with the status and the current details naming the
+// Updates to send; once the analyst keeps the measure (or a retry
+// succeeds) the close rule applies again.
+func TestRevert_FailedRevertKeepsIncidentOpen(t *testing.T) {
+	for _, decision := range []string{UpdateKeep, UpdateRevert} {
+		t.Run(decision, func(t *testing.T) {
+			h := newHarness(t)
+			h.on(activities.CloudFWBlockIP, cloudFWOutput)
+			var fixed atomic.Bool
+			h.on(activities.CloudFWUnblockIP, func(c call) (map[string]any, error) {
+				if !fixed.Load() {
+					return nil, temporal.NewNonRetryableApplicationError("address book gone", activities.ErrTypeCloudNotFound, nil)
+				}
+				return echo(c), nil
+			})
+			in := testInput(blockC2(time.Hour))
+			in.Playbook.Dedup = &playbook.Dedup{Key: "alert.resource.instance_id", Window: 2 * time.Hour}
+			var waiting Status
+			var details string
+			h.env.RegisterDelayedCallback(func() {
+				waiting, details = h.status(), h.currentDetails()
+				fixed.Store(true)
+			}, 5*time.Hour)
+			res := h.updateAt(6*time.Hour, decision, StepRequest{Step: "block_c2", By: "alice"})
+			h.run(in)
+			r := h.result()
+
+			if waiting.State != StateFailed || len(waiting.Reverts) != 1 || waiting.Reverts[0].Status != RevertFailed {
+				t.Fatalf("at 5h (window over 3h ago): state %q reverts %+v, want the incident open in state failed with the revert failed",
+					waiting.State, waiting.Reverts)
+			}
+			wantNote := `send Update revert with {"step":"block_c2","by":"<you>"} to retry, or keep with {"step":"block_c2","by":"<you>"} to leave the measure in place`
+			if !strings.Contains(waiting.Reverts[0].Note, wantNote) {
+				t.Errorf("failed revert note = %q, want it to contain %q", waiting.Reverts[0].Note, wantNote)
+			}
+			if !strings.Contains(details, "the incident stays open until you decide") || !strings.Contains(details, "`keep` with `{\"step\":\"block_c2\"") {
+				t.Errorf("current details lack what to send:\n%s", details)
+			}
+			if res.rejected != nil || res.err != nil {
+				t.Fatalf("%s at 6h: rejected %v err %v, want accepted", decision, res.rejected, res.err)
+			}
+			wantRevert, wantUnblocks := RevertKept, 1
+			if decision == UpdateRevert {
+				wantRevert, wantUnblocks = RevertReverted, 2
+			}
+			if r.State != StateClosed || r.Reverts[0].Status != wantRevert || r.ClosedAt.Sub(r.FirstSeen) != 6*time.Hour {
+				t.Errorf("final: state %q revert %s closed after %v, want closed with the revert %s right after the %s at 6h",
+					r.State, r.Reverts[0].Status, r.ClosedAt.Sub(r.FirstSeen), wantRevert, decision)
+			}
+			if got := len(h.callsOf(activities.CloudFWUnblockIP)); got != wantUnblocks {
+				t.Errorf("unblock calls = %d, want %d", got, wantUnblocks)
+			}
+		})
+	}
+}

@@ -214,6 +214,9 @@ type incident struct {
 	interpDone    bool
 	// final is closed or failed once the incident ends.
 	final string
+	// openOnFailedRevert is true once a revert failed on a run at
+	// failedRevertChange or later: failed reverts then keep it open.
+	openOnFailedRevert bool
 	// sa* are the search attribute values last upserted.
 	saState    string
 	saSeverity int

@@ -33,7 +33,7 @@ func (s *incident) status() Status {
 			Deadline: g.Deadline, OnTimeout: g.OnTimeout, Reason: g.Reason,
 		})
 	}
-	st.Reverts = plannedReverts(s.Applied)
+	st.Reverts = s.plannedReverts(s.Applied)
 	return st
 }
 

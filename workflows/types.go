@@ -249,7 +249,8 @@ type PlannedRevert struct {
 	Key string `json:"key,omitempty"`
 	// Status is scheduled (timer running), applied (no timer: revert only
 	// on request or rollback), reverting, reverted, kept, failed (the
-	// inverse failed; send revert to retry), released (the revert came due
+	// inverse failed; send revert to retry, or keep to leave the measure:
+	// the incident stays open until then), released (the revert came due
 	// but other incidents still hold the measure: the last holder undoes
 	// it), unchanged (soar never changed the target, so nothing is undone)
 	// or planned (dry-run).

@@ -348,7 +348,7 @@ func testThreatIntelSample(t *testing.T, s *devStack) {
 	s.publishSample(ctx, t, "threat-intel-c2")
 	n := s.waitNotification(ctx, t, id, "notify")
 	checkNotification(t, n, "C&C connection from "+web01,
-		`(?s)i-bp1sandboxweb01 \(i-bp1sandboxweb01\) connected to 203.0.113.99 \(beacon.c2.example\)\n`+
+		`(?s)\ni-bp1sandboxweb01 connected to 203.0.113.99 \(beacon.c2.example\)\n`+
 			`Cloud Firewall: succeeded; security groups: skipped \(the alert names none\)`)
 	st := s.status(ctx, t, id)
 	checkSteps(t, st, map[string]string{"block_firewall": "succeeded", "block_groups": "skipped", "notify": "succeeded"})

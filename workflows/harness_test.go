@@ -14,9 +14,11 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/alert"
@@ -29,8 +31,10 @@ type call struct {
 	Name    string
 	Input   map[string]any
 	Attempt int32
-	// Timeout is the attempt's StartToClose timeout.
-	Timeout time.Duration
+	// Timeout is the attempt's StartToClose timeout, Heartbeat its
+	// heartbeat timeout.
+	Timeout   time.Duration
+	Heartbeat time.Duration
 	// At is the workflow time of the call.
 	At time.Time
 }
@@ -60,11 +64,17 @@ type harness struct {
 	behave   map[string]behaviour
 	budget   func(activities.BudgetRequest) (activities.BudgetResult, error)
 	eventErr error
+	// onEvent, when set, is called (without the lock) by the event
+	// publisher before it returns: the workflow waits for it meanwhile.
+	onEvent func(activities.IncidentEvent)
 	// holds is the hold registry the hold stubs use: a fresh one per
 	// harness; tests of incidents sharing measures set a shared one.
 	holds *memHolds
 	// holdCalls are the registry calls, in call order.
 	holdCalls []holdCall
+	// scheduled are the activities the workflow scheduled, with their
+	// options, in schedule order (recorded by an outbound interceptor).
+	scheduled []scheduled
 	// running and maxRunning measure concurrent action calls; barrier, when
 	// set, holds each call until running reaches it or the remaining calls
 	// cannot reach it (see waitBarrier).
@@ -104,16 +114,17 @@ func newHarness(t testing.TB) *harness {
 // setWorkerOptions sets worker options with a deadlock-detection timeout
 // that survives a loaded shared machine (the default 1s trips when other
 // builds starve the test of CPU; determinism is what the replay tests
-// check).
+// check), plus the interceptor that records the scheduled activities.
 func (h *harness) setWorkerOptions(o worker.Options) {
 	o.DeadlockDetectionTimeout = 30 * time.Second
+	o.Interceptors = append(slices.Clip(o.Interceptors), &optionsRecorder{h: h})
 	h.env.SetWorkerOptions(o)
 }
 
 func (h *harness) stub(name string) func(context.Context, map[string]any) (map[string]any, error) {
 	return func(ctx context.Context, in map[string]any) (map[string]any, error) {
 		info := activity.GetInfo(ctx)
-		c := call{Name: name, Input: in, Attempt: info.Attempt, Timeout: info.StartToCloseTimeout, At: h.env.Now()}
+		c := call{Name: name, Input: in, Attempt: info.Attempt, Timeout: info.StartToCloseTimeout, Heartbeat: info.HeartbeatTimeout, At: h.env.Now()}
 		h.mu.Lock()
 		h.calls = append(h.calls, c)
 		b := h.behave[name]
@@ -130,6 +141,61 @@ func (h *harness) stub(name string) func(context.Context, map[string]any) (map[s
 		}
 		return echo(c), nil
 	}
+}
+
+// scheduled is an activity as the workflow scheduled it.
+type scheduled struct {
+	Name    string
+	Options workflow.ActivityOptions
+}
+
+// optionsRecorder records the options of every activity the workflow
+// schedules (the summary never reaches the activity's Info).
+type optionsRecorder struct {
+	interceptor.WorkerInterceptorBase
+	h *harness
+}
+
+func (r *optionsRecorder) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	i := &recordInbound{h: r.h}
+	i.Next = next
+	return i
+}
+
+type recordInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	h *harness
+}
+
+func (i *recordInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	o := &recordOutbound{h: i.h}
+	o.Next = outbound
+	return i.Next.Init(o)
+}
+
+type recordOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	h *harness
+}
+
+func (o *recordOutbound) ExecuteActivity(ctx workflow.Context, name string, args ...any) workflow.Future {
+	o.h.mu.Lock()
+	o.h.scheduled = append(o.h.scheduled, scheduled{Name: name, Options: workflow.GetActivityOptions(ctx)})
+	o.h.mu.Unlock()
+	return o.Next.ExecuteActivity(ctx, name, args...)
+}
+
+// scheduledOf returns the options of the named activity's schedules.
+func (h *harness) scheduledOf(name string) []workflow.ActivityOptions {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []workflow.ActivityOptions
+	for _, s := range h.scheduled {
+		if s.Name == name {
+			out = append(out, s.Options)
+		}
+	}
+	return out
 }
 
 // waitBarrier holds a call until `barrier` calls run at once, or until
@@ -162,6 +228,12 @@ func echo(c call) map[string]any {
 }
 
 func (h *harness) publish(_ context.Context, ev activities.IncidentEvent) error {
+	h.mu.Lock()
+	hook := h.onEvent
+	h.mu.Unlock()
+	if hook != nil {
+		hook(ev)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.events = append(h.events, ev)
@@ -287,6 +359,25 @@ func (h *harness) update(name string, arg any) *updateResult {
 		OnReject:   func(err error) { r.rejected, r.done = err, true },
 		OnComplete: func(v any, err error) { r.value, r.err, r.done = v, err, true },
 	}, arg)
+	return r
+}
+
+// sendAndWait sends an Update from outside the workflow's goroutine (an
+// activity stub) and waits until it is refused or completed.
+func (h *harness) sendAndWait(name string, arg any) *updateResult {
+	r := &updateResult{}
+	done := make(chan struct{})
+	var once sync.Once
+	finish := func() { once.Do(func() { close(done) }) }
+	h.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+		OnReject:   func(err error) { r.rejected, r.done = err, true; finish() },
+		OnComplete: func(v any, err error) { r.value, r.err, r.done = v, err, true; finish() },
+	}, arg)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		h.t.Errorf("update %s %v: no answer within 10s", name, arg)
+	}
 	return r
 }
 

@@ -799,7 +799,7 @@ func (s *incident) execAction(ctx workflow.Context, st *playbook.Step, sr *stepR
 	if st.Name != "" {
 		summary = st.Name + ": " + summary
 	}
-	actx := workflow.WithActivityOptions(ctx, actionOptions(st, summary))
+	actx := workflow.WithActivityOptions(ctx, actionOptions(st, st.Action, summary))
 	var out map[string]any
 	s.inflight++
 	err := workflow.ExecuteActivity(actx, st.Action, input).Get(actx, &out)

@@ -11,23 +11,47 @@ import (
 	"github.com/opensoar/soar/internal/playbook"
 )
 
-// actionOptions are the activity options of a step's action (and of its
-// inverse): timeout per attempt, the step's retry policy with the
-// contract's non-retryable error types, and a summary naming the action
-// and its target for the Temporal UI. WaitForCancellation makes a
-// cancelled action report how it ended, so that the rollback knows what
-// was applied.
-func actionOptions(st *playbook.Step, summary string) workflow.ActivityOptions {
+// actionHeartbeatTimeout is the heartbeat timeout of the actions that poll
+// an asynchronous cloud operation (see [pollingAction]): they heartbeat
+// between polls, so a worker that died mid-poll is noticed after this long
+// and the attempt retried, instead of after the whole StartToClose timeout.
+const actionHeartbeatTimeout = 60 * time.Second
+
+// pollingAction reports whether an action heartbeats while it polls an
+// asynchronous operation (activities/alicloud pollUntil: snapshots,
+// run_command, stop/start, the Security Center task). Actions that
+// heartbeat once before a change and then make a few quick calls get no
+// heartbeat timeout: nothing would heartbeat during those calls.
+func pollingAction(action string) bool {
+	switch action {
+	case activities.ECSSnapshotInstance, activities.ECSRunCommand, activities.ECSStopInstance,
+		activities.ECSStartInstance, activities.SASHandleEvent:
+		return true
+	}
+	return false
+}
+
+// actionOptions are the activity options of action, a step's action or
+// its inverse: timeout per attempt, the step's retry policy with the
+// contract's non-retryable error types, a heartbeat timeout for the
+// actions that poll, and a summary naming the action and its target for
+// the Temporal UI. WaitForCancellation makes a cancelled action report how
+// it ended, so that the rollback knows what was applied.
+func actionOptions(st *playbook.Step, action, summary string) workflow.ActivityOptions {
 	timeout := st.Timeout
 	if timeout <= 0 {
 		timeout = playbook.DefaultTimeout
 	}
-	return workflow.ActivityOptions{
+	o := workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		RetryPolicy:         retryPolicy(st.Retry),
 		Summary:             summary,
 		WaitForCancellation: true,
 	}
+	if pollingAction(action) {
+		o.HeartbeatTimeout = actionHeartbeatTimeout
+	}
+	return o
 }
 
 // retryPolicy maps a playbook retry onto Temporal's, with the defaults of

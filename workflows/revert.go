@@ -113,7 +113,7 @@ func (s *incident) runInverse(ctx workflow.Context, a *applied, args map[string]
 		st = &playbook.Step{ID: a.Step}
 	}
 	summary := fmt.Sprintf("revert %s: %s%s", a.Key, a.Inverse, targetSuffix(targetOf(inv, input)))
-	actx := workflow.WithActivityOptions(ctx, actionOptions(st, summary))
+	actx := workflow.WithActivityOptions(ctx, actionOptions(st, a.Inverse, summary))
 	var out map[string]any
 	s.inflight++
 	err := workflow.ExecuteActivity(actx, a.Inverse, input).Get(actx, &out)

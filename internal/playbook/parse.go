@@ -342,7 +342,56 @@ func (p *parser) yamlError(err error) {
 	if strings.Contains(msg, "found character that cannot start any token") && strings.Contains(text, "\t") {
 		msg += " (YAML indentation must use spaces, not tabs)"
 	}
+	if l, c, ok := p.unquotedTemplate(line, msg); ok {
+		line, col = l, c
+		msg += ` (quote a value holding ${{ }}, as in ip: "${{ alert.source_ip }}": unquoted, YAML reads its braces and ": " as its own syntax)`
+	}
 	p.errorAt(Position{File: p.src.file, Line: line, Column: col}, CodeYAMLSyntax, "%s", msg)
+}
+
+// unquotedTemplate finds the unquoted ${{ that most likely caused the YAML
+// syntax error msg reported at line: on that line or the next for a colon
+// ("mapping values are not allowed"), and a few lines further for an
+// unclosed flow collection ({ } or [ ]), which yaml.v3 reports on the line
+// before the one that opens it. It returns the position of the ${{.
+func (p *parser) unquotedTemplate(line int, msg string) (int, int, bool) {
+	last := line
+	switch {
+	case strings.Contains(msg, "did not find expected ',' or") || strings.Contains(msg, "flow"):
+		last = line + 5
+	case strings.Contains(msg, "mapping values are not allowed"), strings.Contains(msg, "could not find expected ':'"):
+		last = line + 1
+	default:
+		return 0, 0, false
+	}
+	for l := max(line, 1); l <= last && l <= len(p.src.lines); l++ {
+		if c := unquotedTemplateCol(p.src.line(l)); c > 0 {
+			return l, c, true
+		}
+	}
+	return 0, 0, false
+}
+
+// unquotedTemplateCol returns the 1-based column of the first ${{ on text
+// that is outside quotes and before any comment, or 0.
+func unquotedTemplateCol(text string) int {
+	r := []rune(text)
+	var quote rune
+	for i := 0; i < len(r); i++ {
+		switch {
+		case quote != 0:
+			if r[i] == quote {
+				quote = 0
+			}
+		case r[i] == '"' || r[i] == '\'':
+			quote = r[i]
+		case r[i] == '#' && (i == 0 || r[i-1] == ' ' || r[i-1] == '\t'):
+			return 0
+		case r[i] == '$' && i+2 < len(r) && r[i+1] == '{' && r[i+2] == '{':
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // nameHint suggests a valid spelling of a playbook name.

@@ -185,7 +185,7 @@ func catalog() []ActionSpec {
 			Params: []Param{
 				{Name: "ip", Type: TypeString, Required: true, Description: "address or CIDR to unblock"},
 				{Name: "instance_id", Type: TypeString, Description: "WAF 3.0 instance ID", Default: "as for alicloud.waf.block_ip"},
-				{Name: "rule_id", Type: TypeString, Description: "the rule holding the IP", Default: "every soar rule holding it"},
+				{Name: "rule_id", Type: TypeString, Description: "the rule holding the IP; a rule soar did not create is left alone", Default: "every soar rule holding it"},
 			},
 			Outputs: outputs(
 				Field{"ip", TypeString, "the unblocked address"},

@@ -47,9 +47,9 @@
 // https://<region>.axt.aliyun.com (aliyun/aliyun_assist_client,
 // agent/util/hostfinder.go), and a kill after isolation needs it. A
 // quarantine group soar did not create now is not edited; isolation warns
-// in its plan when the group lacks that way out. Snapshots are named soar-evidence-<hash(run, incident, step,
-// disk)> (names must not start with "auto") and created with a
-// ClientToken. RunCommand gets the template with {{name}} placeholders,
+// in its plan when the group lacks that way out. Snapshots are named
+// soar-evidence-<hash(run, incident, step, disk)> (names must not start
+// with "auto") and created with a ClientToken. RunCommand gets the template with {{name}} placeholders,
 // EnableParameter and the shell-quoted values as Parameters; Output is
 // Base64. ClientTokens are at most 64 ASCII characters.
 //
@@ -66,7 +66,15 @@
 // ip_blacklist template, soar-blocklist, bound at creation to every
 // protected object (DescribeDefenseResources, ModifyTemplateResources
 // with BindResources as a JSON array), and rules soar-blocklist-<n> of at
-// most 200 addresses. ModifyDefenseRule replaces a rule's configuration,
+// most 200 addresses. The template stays when its last rule goes: a
+// template without rules blocks nothing, while deleting it
+// (DeleteDefenseTemplate) would race with a block in another worker that
+// has just put its rule in it and read it back (the per-instance lock
+// only serialises one worker), losing that block without anyone noticing;
+// so after the first block the last unblock leaves the WAF as it was plus
+// that empty template. Unblock never edits a rule soar did not create,
+// even when rule_id names it (block_ip reports an operator's rule that
+// already lists the IP). ModifyDefenseRule replaces a rule's configuration,
 // so the whole configuration (with "id") is sent back. DescribeDefenseRules
 // takes Query as JSON ({"scene":…,"templateId":…}) and returns Config as
 // a JSON string.

@@ -382,7 +382,10 @@ func nextWAFRuleName(rules []wafRule) string {
 
 // WAFUnblockIP removes the IP from soar's ip_blacklist rules (the rule
 // named by rule_id, else every soar rule holding it); a rule left empty is
-// deleted. An IP on no rule is success with changed false.
+// deleted. A rule soar did not create is left alone even when rule_id
+// names it (block_ip reports an operator's rule that already lists the
+// IP). An IP on no soar rule is success with changed false. soar's
+// template stays, empty (see the package doc).
 func (a *Activities) WAFUnblockIP(ctx context.Context, in activities.WAFUnblockIPInput) (activities.WAFUnblockIPOutput, error) {
 	cidr, err := canonicalTarget(in.IP)
 	if err != nil {
@@ -409,7 +412,11 @@ func (a *Activities) WAFUnblockIP(ctx context.Context, in activities.WAFUnblockI
 	var plan []string
 	var touched []wafRule
 	for _, r := range rules {
-		if !containsAddress(r.addresses(), addr) || (ruleID != 0 && r.ID != ruleID) || (ruleID == 0 && !r.soar()) {
+		if !containsAddress(r.addresses(), addr) || (ruleID != 0 && r.ID != ruleID) {
+			continue
+		}
+		if !r.soar() {
+			plan = append(plan, planf("WAF rule %s (%d) was not created by soar: %s left in it", r.Name, r.ID, addr))
 			continue
 		}
 		touched = append(touched, r)
@@ -420,7 +427,7 @@ func (a *Activities) WAFUnblockIP(ctx context.Context, in activities.WAFUnblockI
 		}
 	}
 	if len(touched) == 0 {
-		out.Outcome = outcome(in.Meta, false, []string{planf("%s is on no soar WAF rule of %s", addr, out.InstanceID)})
+		out.Outcome = outcome(in.Meta, false, append(plan, planf("%s is on no soar WAF rule of %s", addr, out.InstanceID)))
 		return out, nil
 	}
 	out.RuleID = strconv.FormatInt(touched[0].ID, 10)

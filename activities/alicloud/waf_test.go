@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,7 +15,8 @@ import (
 
 // withWAFTemplate lets soar create its template once (a block and an
 // unblock of another address), so that the initial state holds the
-// template soar keeps.
+// template soar keeps (TestWAFFirstBlockAndLastUnblock covers the first
+// use).
 func withWAFTemplate(c *testCloud) {
 	c.t.Helper()
 	c.mustRun(activities.WAFBlockIP, activities.WAFBlockIPInput{Meta: meta("setup"), IP: "198.51.100.99"}, nil)
@@ -84,27 +86,82 @@ func TestWAFBlockFillsRulesUpTo200(t *testing.T) {
 	}
 }
 
+// TestWAFLeavesOtherRulesAlone: an operator's rule in soar's template
+// that already lists the IP is what block_ip reports (unchanged), and the
+// inverse built from that output (rule_id of the operator's rule) leaves
+// it alone, as does an unblock without rule_id.
 func TestWAFLeavesOtherRulesAlone(t *testing.T) {
 	c := newTestCloud(t)
-	withWAFTemplate(c)
-	tmplID := c.state().WAF.Templates[len(c.state().WAF.Templates)-1].ID
+	var keep activities.WAFBlockIPOutput
+	c.mustRun(activities.WAFBlockIP, activities.WAFBlockIPInput{Meta: meta("setup"), IP: "198.51.100.99"}, &keep)
+	tmplID, _ := strconv.ParseInt(keep.TemplateID, 10, 64)
 	c.srv.Mutate(func(st *sandbox.State) {
 		st.WAF.Rules = append(st.WAF.Rules, sandbox.WAFRule{ID: 999, InstanceID: wafID, TemplateID: tmplID, Scene: "ip_blacklist",
-			Name: "operator-list", Status: 1, Action: "block", RemoteAddr: []string{attacker}})
+			Name: "operator-list", Status: 1, Action: "block", RemoteAddr: []string{attacker, "192.0.2.10"}})
 	})
+	in := activities.WAFBlockIPInput{Meta: meta("b"), IP: attacker}
 	var out activities.WAFBlockIPOutput
-	c.mustRun(activities.WAFBlockIP, activities.WAFBlockIPInput{Meta: meta("b"), IP: attacker}, &out)
+	c.mustRun(activities.WAFBlockIP, in, &out)
 	if out.Changed || out.RuleID != "999" {
 		t.Errorf("block of an address the operator blocks = %+v, want unchanged, rule 999", out)
 	}
 	s0 := c.state()
-	var un activities.WAFUnblockIPOutput
-	c.mustRun(activities.WAFUnblockIP, activities.WAFUnblockIPInput{Meta: meta("u"), IP: attacker}, &un)
-	if un.Changed {
-		t.Errorf("unblock = %+v, want the operator's rule left alone", un)
+	name, inv := inverseInput(t, activities.WAFBlockIP, in, out)
+	if inv["rule_id"] != "999" {
+		t.Fatalf("inverse input %v, want rule_id 999", inv)
 	}
-	if diff := stateDiff(s0, c.state()); diff != "" {
-		t.Errorf("unblock changed the state:\n%s", diff)
+	for _, unblock := range []any{inv, activities.WAFUnblockIPInput{Meta: meta("u"), IP: attacker}} {
+		var un activities.WAFUnblockIPOutput
+		c.mustRun(name, unblock, &un)
+		if un.Changed || un.RuleDeleted {
+			t.Errorf("unblock %v = %+v, want the operator's rule left alone", unblock, un)
+		}
+		if diff := stateDiff(s0, c.state()); diff != "" {
+			t.Errorf("unblock %v changed the state:\n%s", unblock, diff)
+		}
+	}
+	if r, _ := c.state().WAF.Rule(999); !slices.Equal(r.RemoteAddr, []string{attacker, "192.0.2.10"}) {
+		t.Errorf("operator rule = %v, want it untouched", r.RemoteAddr)
+	}
+}
+
+// TestWAFFirstBlockAndLastUnblock: on a WAF without soar's template, the
+// first block creates it bound to every protected object; the unblock of
+// the last address deletes the rule and keeps the template, empty (see the
+// package doc for why): the WAF differs from before the first block only
+// by that template, which holds no rule and so blocks nothing.
+func TestWAFFirstBlockAndLastUnblock(t *testing.T) {
+	c := newTestCloud(t)
+	s0 := c.state()
+	if slices.ContainsFunc(s0.WAF.Templates, func(tmpl sandbox.WAFTemplate) bool { return tmpl.Name == wafTemplateName }) {
+		t.Fatalf("the default world already has soar's template: %+v", s0.WAF.Templates)
+	}
+	var b activities.WAFBlockIPOutput
+	c.mustRun(activities.WAFBlockIP, activities.WAFBlockIPInput{Meta: meta("b"), IP: attacker}, &b)
+	if !b.Changed || !slices.ContainsFunc(b.Plan, func(p string) bool { return strings.Contains(p, "create the WAF ip_blacklist template") }) {
+		t.Errorf("first block = %+v, want the template created", b)
+	}
+	tid, _ := strconv.ParseInt(b.TemplateID, 10, 64)
+	tmpl, ok := c.state().WAF.Template(tid)
+	if !ok || tmpl.Name != wafTemplateName || !slices.Equal(tmpl.Resources, []string{"www.example.com-waf"}) {
+		t.Fatalf("template after the first block = %+v, want %s bound to www.example.com-waf", tmpl, wafTemplateName)
+	}
+
+	var u activities.WAFUnblockIPOutput
+	c.mustRun(activities.WAFUnblockIP, activities.WAFUnblockIPInput{Meta: meta("u"), IP: attacker, RuleID: b.RuleID}, &u)
+	if !u.Changed || !u.RuleDeleted {
+		t.Errorf("unblock of the last address = %+v, want its rule deleted", u)
+	}
+	st := c.state()
+	for _, r := range st.WAF.Rules {
+		if r.TemplateID == tid {
+			t.Errorf("rule %+v is left in soar's template", r)
+		}
+	}
+	want := s0
+	want.WAF.Templates = append(slices.Clone(s0.WAF.Templates), tmpl)
+	if diff := stateDiff(want, st); diff != "" {
+		t.Errorf("after the last unblock, want the earlier state plus the empty template (-want +got):\n%s", diff)
 	}
 }
 

@@ -48,7 +48,8 @@ type Options struct {
 	Matcher *Matcher
 	Logger  *slog.Logger
 	Metrics *Metrics
-	// Concurrency is how many messages are processed at once; default
+	// Concurrency is how many messages are processed at once, and how
+	// many the client pulls ahead of the workers; default
 	// [DefaultConcurrency]. MaxAckPending bounds it across ingestors.
 	Concurrency int
 	// NakDelay is the delay of the first redelivery after a transient
@@ -223,6 +224,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// Back-pressure: only messages being handled are kept in progress (see
+	// handle), so the client pulls no more than one message per worker
+	// ahead. A message pulled ahead waits for a worker for about one
+	// delivery at most; a deeper buffer would hold messages past AckWait
+	// when Temporal is slow, and each would be redelivered, delivered twice
+	// and counted towards MaxDeliver. The message this callback holds while
+	// every worker is busy is kept in progress until a worker takes it.
+	every := c.opts.NATS.AckWait / 3
+	wait := time.NewTimer(time.Hour) // reused: the callback runs on one goroutine
+	wait.Stop()
+	defer wait.Stop()
 	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
 		select {
 		case <-stopping:
@@ -232,11 +244,29 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		select {
 		case work <- msg:
-		case <-stopping:
-			c.nak(msg, 0)
+			return
+		default:
+		}
+		if every > 0 {
+			wait.Reset(every)
+			defer wait.Stop()
+		}
+		for {
+			select {
+			case work <- msg:
+				return
+			case <-stopping:
+				c.nak(msg, 0)
+				return
+			case <-wait.C:
+				if err := msg.InProgress(); err != nil {
+					c.log.Debug("in progress", "error", err)
+				}
+				wait.Reset(every)
+			}
 		}
 	},
-		jetstream.PullMaxMessages(8*c.opts.Concurrency),
+		jetstream.PullMaxMessages(c.opts.Concurrency),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 				c.log.Warn("consume", "error", err)

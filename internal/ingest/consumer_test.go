@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -434,5 +435,97 @@ func TestBackOff(t *testing.T) {
 	}
 	if got := backOff(time.Second, 3); len(got) != 2 {
 		t.Errorf("backOff(1s, 3) = %v, want 2 steps", got)
+	}
+}
+
+// TestConsumer_WaitingMessageIsKeptInProgress: the message pulled ahead
+// while every worker is busy waits for one longer than AckWait without
+// being redelivered.
+func TestConsumer_WaitingMessageIsKeptInProgress(t *testing.T) {
+	s := runJetStream(t)
+	n := testNATS()
+	n.AckWait = 1500 * time.Millisecond // InProgress every 500 ms: 1 s of slack on a busy machine
+	nc := connect(t, s)
+	metrics := NewMetrics()
+	st := newFakeStarter()
+	st.fail = func(Delivery, int) error { time.Sleep(2 * time.Second); return nil }
+	startConsumer(t, nc, Options{NATS: n, Starter: st, Matcher: newMatcher(t, wafPlaybook()), Metrics: metrics, Concurrency: 1})
+	smp, _ := sample(t, "waf-sqli-blacklist")
+	for i := range 3 {
+		data, err := alert.Variant(smp.Subject, smp.Payload, i+1, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := alert.Decode(smp.Subject, data, alert.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		publish(t, nc, smp.Subject, a.ID, data, nil)
+	}
+	waitFor(t, "every alert acknowledged", func() bool {
+		return metric(t, metrics, "soar_ingest_acks_total") == 3 && settled(t, nc, n)
+	})
+	if got := len(st.updateIDs()); got != 3 {
+		t.Errorf("starter called %d times for 3 alerts, want 3", got)
+	}
+	if info := consumerInfo(t, nc, n); info.NumRedelivered != 0 || info.Delivered.Consumer != 3 {
+		t.Errorf("consumer delivered %d messages (%d redelivered), want 3 and none redelivered", info.Delivered.Consumer, info.NumRedelivered)
+	}
+}
+
+// TestConsumer_SlowStarterGetsEveryAlertOnce: when deliveries are slow
+// (Temporal under load), messages pulled ahead of the workers must not
+// outlive AckWait in a local buffer: each would be redelivered, delivered
+// again (a duplicate UpdateWithStart) and move towards MaxDeliver.
+func TestConsumer_SlowStarterGetsEveryAlertOnce(t *testing.T) {
+	s := runJetStream(t)
+	n := testNATS()
+	n.AckWait = 2 * time.Second
+	n.MaxDeliver = 10
+	nc := connect(t, s)
+	metrics := NewMetrics()
+	st := newFakeStarter()
+	st.fail = func(Delivery, int) error { time.Sleep(400 * time.Millisecond); return nil }
+	opts := Options{NATS: n, Starter: st, Matcher: newMatcher(t, wafPlaybook()), Metrics: metrics, Concurrency: 1}
+	setup, err := NewConsumer(nc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	smp, _ := sample(t, "waf-sqli-blacklist")
+	const alerts = 30
+	var want []string
+	for i := range alerts {
+		data, err := alert.Variant(smp.Subject, smp.Payload, i+1, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := alert.Decode(smp.Subject, data, alert.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, a.ID)
+		publish(t, nc, smp.Subject, a.ID, data, nil)
+	}
+	startConsumer(t, nc, opts)
+	waitFor(t, "every alert acknowledged", func() bool {
+		return metric(t, metrics, "soar_ingest_acks_total") == alerts && settled(t, nc, n)
+	})
+
+	st.mu.Lock()
+	var got []string
+	for _, d := range st.calls {
+		got = append(got, d.Alert.ID)
+	}
+	st.mu.Unlock()
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("alerts reaching the starter (-want +got, each exactly once):\n%s", diff)
+	}
+	if info := consumerInfo(t, nc, n); info.NumRedelivered != 0 || info.Delivered.Consumer != alerts {
+		t.Errorf("consumer delivered %d messages (%d redelivered), want %d and none redelivered", info.Delivered.Consumer, info.NumRedelivered, alerts)
 	}
 }

@@ -2,8 +2,10 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -12,6 +14,25 @@ import (
 func (s *incident) validateAlert(u AlertUpdate) error {
 	if strings.TrimSpace(u.Alert.ID) == "" {
 		return errors.New("alert has no id: every alert needs a unique id (its Nats-Msg-Id)")
+	}
+	return nil
+}
+
+// acceptAlert is the "alert" Update's validator: validateAlert, and, while
+// the incident closes, a refusal of type [ErrTypeIncidentClosing] for an
+// alert it has not seen: accepted, the alert would be counted by a run
+// that is about to end and never acted on. The sender retries; once the
+// run has completed the alert opens a new incident. (Validators do not run
+// on replay, so this needs no version.)
+func (s *incident) acceptAlert(u AlertUpdate) error {
+	if err := s.validateAlert(u); err != nil {
+		return err
+	}
+	if s.final != "" && !s.seen[u.Alert.ID] {
+		return temporal.NewApplicationError(
+			fmt.Sprintf("incident %s is closing (%s): its dedup window is over, so alert %s cannot join it; deliver it again once this run has completed and it opens a new incident",
+				s.id, s.final, u.Alert.ID),
+			ErrTypeIncidentClosing)
 	}
 	return nil
 }

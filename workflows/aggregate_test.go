@@ -3,10 +3,13 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opensoar/soar/activities"
@@ -215,5 +218,54 @@ func TestContinueAsNew_InsideAWaitStep(t *testing.T) {
 	}
 	if r.AlertCount != 3 || stepByID(t, r.Status, "pause").Status != "succeeded" {
 		t.Errorf("final = %d alerts, pause %s; want 3 and succeeded", r.AlertCount, stepByID(t, r.Status, "pause").Status)
+	}
+}
+
+// TestAggregate_AlertWhileClosingIsRefused: once the dedup window is over
+// the run closes; an alert arriving meanwhile (here while the closed event
+// is being published) is refused with ErrTypeIncidentClosing, so that
+// ingest redelivers it to a new incident instead of a run about to end.
+// A redelivery of an alert the incident already absorbed is still a
+// duplicate.
+func TestAggregate_AlertWhileClosingIsRefused(t *testing.T) {
+	h := newHarness(t)
+	in := testInput(playbook.Step{ID: "page", Kind: playbook.KindAction, Action: activities.NotifyWebhook, With: map[string]any{"channel": "c", "text": "t"}})
+	in.Playbook.Dedup = &playbook.Dedup{Key: "alert.resource.instance_id", Window: time.Hour}
+	repeat := h.updateAt(10*time.Minute, UpdateAlert, repeatAlert("alert-2"))
+	late, again := make(chan *updateResult, 1), make(chan *updateResult, 1)
+	var once sync.Once
+	h.onEvent = func(ev activities.IncidentEvent) {
+		if ev.Event != eventClosed {
+			return
+		}
+		once.Do(func() {
+			late <- h.sendAndWait(UpdateAlert, repeatAlert("alert-late"))
+			again <- h.sendAndWait(UpdateAlert, repeatAlert("alert-2"))
+		})
+	}
+	h.run(in)
+	r := h.result()
+
+	if repeat.rejected != nil || decode[AlertAck](t, repeat.value).AlertCount != 2 {
+		t.Fatalf("repeat in the window: rejected %v value %v, want accepted as alert 2", repeat.rejected, repeat.value)
+	}
+	var lateRes, againRes *updateResult
+	select {
+	case lateRes = <-late:
+		againRes = <-again
+	default:
+		t.Fatal("no closed event was published, so the late alert was never sent")
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(lateRes.rejected, &appErr) || appErr.Type() != ErrTypeIncidentClosing ||
+		!strings.Contains(appErr.Message(), "incident test-pb.i-web1 is closing (closed)") {
+		t.Errorf("late alert: rejected %v (value %v err %v), want a validator refusal of type %s saying the incident is closing",
+			lateRes.rejected, lateRes.value, lateRes.err, ErrTypeIncidentClosing)
+	}
+	if againRes.rejected != nil || !decode[AlertAck](t, againRes.value).Duplicate {
+		t.Errorf("redelivered alert-2 while closing: rejected %v value %v, want accepted as a duplicate", againRes.rejected, againRes.value)
+	}
+	if r.AlertCount != 2 || r.State != StateClosed {
+		t.Errorf("alert_count %d state %s, want 2 and closed: the late alert belongs to the next incident", r.AlertCount, r.State)
 	}
 }

@@ -83,7 +83,7 @@ func (s *incident) registerHandlers(ctx workflow.Context) error {
 			Description: `Decide a pending approval: {"step":"<step>","decision":"approve|reject","by":"<you>","comment":"…"}.`,
 		}},
 		{UpdateAlert, s.addAlert, workflow.UpdateHandlerOptions{
-			Validator:   func(_ workflow.Context, u AlertUpdate) error { return s.validateAlert(u) },
+			Validator:   func(_ workflow.Context, u AlertUpdate) error { return s.acceptAlert(u) },
 			Description: "Deliver a repeat alert (ingest, UpdateWithStart; UpdateID = alert id). It never reruns steps.",
 		}},
 		{UpdateRevert, s.revertNow, workflow.UpdateHandlerOptions{

@@ -294,3 +294,10 @@ type Result struct {
 // ErrTypePlaybookFailed is the application error type of an incident whose
 // playbook failed (after on_failure and rollback ran).
 const ErrTypePlaybookFailed = "PlaybookFailed"
+
+// ErrTypeIncidentClosing is the application error type with which the
+// "alert" Update's validator refuses a new alert while the incident closes
+// (its dedup window is over; the closed event and the last handlers are
+// still running). Retrying helps: once the run has completed, the same
+// delivery opens a new incident.
+const ErrTypeIncidentClosing = "IncidentClosing"

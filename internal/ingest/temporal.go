@@ -204,7 +204,9 @@ func defaultGroup(groups map[string][]string) string {
 // request is invalid (a payload over Temporal's size limit, a malformed
 // ID), or the incident's Update handler or validator rejected the alert.
 // Unavailable frontends, timeouts, overload (too many in-flight Updates on
-// one incident), a closing incident, a missing namespace (a configuration
+// one incident), a closing incident (the validator's
+// workflows.ErrTypeIncidentClosing: once that run has completed the
+// redelivery opens a new incident), a missing namespace (a configuration
 // being fixed) are all transient: at worst they exhaust MaxDeliver and
 // reach the max_deliveries dead letter.
 func classifyTemporal(err error) error {
@@ -239,8 +241,9 @@ func permanentTemporal(err error) bool {
 	case errors.As(err, &invalid):
 		return true
 	case errors.As(err, &appErr):
-		// The workflow's alert validator or handler refused the alert.
-		return true
+		// The workflow's alert validator or handler refused the alert,
+		// unless only because the incident is closing.
+		return appErr.Type() != workflows.ErrTypeIncidentClosing
 	}
 	return false
 }

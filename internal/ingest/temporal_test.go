@@ -209,3 +209,35 @@ func TestIsTransient(t *testing.T) {
 		t.Error("Transient(nil) != nil")
 	}
 }
+
+// TestClassifyTemporal_IncidentClosing: an alert the incident refuses only
+// because it is closing is transient (nak, redeliver: the redelivery opens
+// a new incident once the closing run has completed); any other refusal by
+// the workflow stays permanent.
+func TestClassifyTemporal_IncidentClosing(t *testing.T) {
+	closing := temporal.NewApplicationError("incident waf-sqli.203.0.113.7 is closing (closed): its dedup window is over", workflows.ErrTypeIncidentClosing)
+	tests := []struct {
+		name          string
+		err           error
+		wantTransient bool
+	}{
+		{"closing, from the update handle", fmt.Errorf("alert update a-1 on waf-sqli.203.0.113.7: %w", closing), true},
+		{"closing, in a multi-operation", serviceerror.NewMultiOperationExecution("multi", []error{serviceerror.NewMultiOperationAborted("aborted"), closing}), true},
+		{"another validator refusal", fmt.Errorf("alert update: %w", temporal.NewApplicationError("alert has no id", "ValidationError")), false},
+		{"an untyped refusal", temporal.NewApplicationError("refused", ""), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := classifyTemporal(tt.err)
+			if got := IsTransient(err); got != tt.wantTransient {
+				t.Errorf("IsTransient(classifyTemporal(%v)) = %v, want %v", tt.err, got, tt.wantTransient)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("classifyTemporal(%v) = %v, does not wrap the original", tt.err, err)
+			}
+		})
+	}
+	if err := classifyTemporal(nil); err != nil {
+		t.Errorf("classifyTemporal(nil) = %v, want nil", err)
+	}
+}

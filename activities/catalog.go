@@ -476,10 +476,11 @@ func catalog() []ActionSpec {
 				Field{"domain", TypeString, "the domain"},
 				Field{"changed_ips", TypeStringList, "the IPs this call added"},
 				Field{"blacklist", TypeStringList, "the whole blacklist afterwards"},
+				Field{"warning", TypeString, "why the blacklist does not act yet (the website's black/white list switch is off); empty when it does"},
 			),
 			Inverse:     DDoSUnblacklistIP,
 			InverseArgs: map[string]string{"domain": "output.domain", "ips": "output.changed_ips", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"yundun-ddoscoo:DescribeWebRules", "yundun-ddoscoo:ConfigWebIpSet"},
+			Permissions: []string{"yundun-ddoscoo:DescribeWebRules", "yundun-ddoscoo:DescribeWebCcProtectSwitch", "yundun-ddoscoo:ConfigWebIpSet"},
 			Example: `- id: blacklist_sources
   action: alicloud.ddos.blacklist_ip
   with: { domain: "${{ alert.http.host }}", ips: "${{ alert.iocs.ips }}" }
@@ -503,11 +504,11 @@ func catalog() []ActionSpec {
   with: { domain: www.example.com, ips: [203.0.113.7] }`,
 		},
 		{
-			Name: DDoSSetCCMode, Summary: "switch an Anti-DDoS Pro/Premium domain's CC protection mode", Category: CategoryContain,
+			Name: DDoSSetCCMode, Summary: "switch an Anti-DDoS Pro/Premium domain's CC protection to a stricter mode", Category: CategoryContain,
 			Cloud: true, Mutating: true, Target: "domain",
 			Params: []Param{
 				{Name: "domain", Type: TypeString, Required: true, Description: "the protected website"},
-				{Name: "mode", Type: TypeString, Required: true, Description: "CC protection template",
+				{Name: "mode", Type: TypeString, Required: true, Description: "CC protection template, from the weakest: default < gf_under_attack < gf_sos_verify < gf_sos_enhance; a mode weaker than the current one is refused",
 					Enum: []string{"default", "gf_under_attack", "gf_sos_verify", "gf_sos_enhance"}},
 			},
 			Outputs: outputs(
@@ -517,7 +518,7 @@ func catalog() []ActionSpec {
 			),
 			Inverse:     DDoSRestoreCCMode,
 			InverseArgs: map[string]string{"domain": "output.domain", "mode": "output.previous_mode", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"yundun-ddoscoo:DescribeWebCcProtectSwitch", "yundun-ddoscoo:DescribeWebRules", "yundun-ddoscoo:ConfigWebCCTemplate"},
+			Permissions: []string{"yundun-ddoscoo:DescribeWebRules", "yundun-ddoscoo:ConfigWebCCTemplate"},
 			Example: `- id: strict_cc
   action: alicloud.ddos.set_cc_mode
   with: { domain: "${{ alert.http.host }}", mode: gf_sos_verify }

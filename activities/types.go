@@ -357,6 +357,9 @@ type DDoSBlacklistOutput struct {
 	ChangedIPs []string `json:"changed_ips"`
 	// Blacklist is the domain's whole blacklist afterwards.
 	Blacklist []string `json:"blacklist"`
+	// Warning says why the blacklist does not act yet (the website's
+	// black/white list switch is off), empty when it does.
+	Warning string `json:"warning,omitempty"`
 }
 
 // DDoSCCModeInput is the input of [DDoSSetCCMode] and [DDoSRestoreCCMode].

@@ -19,7 +19,9 @@ const (
 	ddosListMax = 200
 )
 
-// ccModes are the CC protection templates of ConfigWebCCTemplate.
+// ccModes are the CC protection templates of ConfigWebCCTemplate, from
+// the weakest to the strictest: normal, emergency (under attack), strict
+// and super strict.
 var ccModes = []string{"default", "gf_under_attack", "gf_sos_verify", "gf_sos_enhance"}
 
 var domainRE = regexp.MustCompile(`^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
@@ -56,6 +58,23 @@ func (s *session) webRule(c *ddoscoo.Client, domain string) (webRule, error) {
 		}
 	}
 	return webRule{}, notFound("domain %s is not a website protected by Anti-DDoS Pro/Premium in account %s (request %s)", domain, s.account, resp.RequestId)
+}
+
+// blackWhiteListOn reports whether a website's black/white list switch is
+// on (DescribeWebCcProtectSwitch); the lists only act while it is.
+func (s *session) blackWhiteListOn(c *ddoscoo.Client, domain string) (bool, error) {
+	req := ddoscoo.CreateDescribeWebCcProtectSwitchRequest()
+	req.Domains = &[]string{domain}
+	resp, err := c.DescribeWebCcProtectSwitch(req)
+	if err != nil {
+		return false, classify("ddoscoo.DescribeWebCcProtectSwitch "+domain, err)
+	}
+	for _, sw := range resp.ProtectSwitchList {
+		if strings.EqualFold(sw.Domain, domain) {
+			return sw.BlackWhiteListEnable == 1, nil
+		}
+	}
+	return false, notFound("domain %s has no protection switches in account %s (request %s)", domain, s.account, resp.RequestId)
 }
 
 func checkDomain(d string) error {
@@ -134,6 +153,17 @@ func (a *Activities) editBlacklist(ctx context.Context, in activities.DDoSBlackl
 		}
 	}
 	out.Blacklist = append(out.Blacklist, rule.BlackList...)
+	var warn []string
+	if add {
+		on, err := s.blackWhiteListOn(c, rule.Domain)
+		if err != nil {
+			return out, err
+		}
+		if !on {
+			out.Warning = fmt.Sprintf("the black/white list switch of %s is off: its blacklist blocks nothing until the switch is turned on (ModifyWebIpSetSwitch; soar does not turn it on)", in.Domain)
+			warn = append(warn, "warning: "+out.Warning)
+		}
+	}
 	verb := "add to"
 	if !add {
 		verb = "remove from"
@@ -143,13 +173,13 @@ func (a *Activities) editBlacklist(ctx context.Context, in activities.DDoSBlackl
 		if !add {
 			what = "not on"
 		}
-		out.Outcome = outcome(in.Meta, false, []string{planf("%s %s the blacklist of %s", strings.Join(addrs, ", "), what, in.Domain)})
+		out.Outcome = outcome(in.Meta, false, append([]string{planf("%s %s the blacklist of %s", strings.Join(addrs, ", "), what, in.Domain)}, warn...))
 		return out, nil
 	}
 	if len(next) > ddosListMax {
 		return out, quota("the blacklist of %s would hold %d addresses; Anti-DDoS allows %d", in.Domain, len(next), ddosListMax)
 	}
-	plan := []string{planf("%s the blacklist of %s: %s", verb, in.Domain, strings.Join(out.ChangedIPs, ", "))}
+	plan := append([]string{planf("%s the blacklist of %s: %s", verb, in.Domain, strings.Join(out.ChangedIPs, ", "))}, warn...)
 	if in.Meta.DryRun {
 		out.Outcome = outcome(in.Meta, false, plan)
 		return out, nil
@@ -176,19 +206,23 @@ func (a *Activities) editBlacklist(ctx context.Context, in activities.DDoSBlackl
 	return out, nil
 }
 
-// DDoSSetCCMode switches a protected website's CC protection template and
-// reports the one before, which the inverse restores.
+// DDoSSetCCMode switches a protected website's CC protection template to
+// a stricter one and reports the one before, which the inverse restores.
+// A mode weaker than the current one is refused (non-retryable
+// InvalidInput): only restore_cc_mode sets a weaker mode back. A current
+// mode soar does not know is replaced, with a note in the plan.
 func (a *Activities) DDoSSetCCMode(ctx context.Context, in activities.DDoSCCModeInput) (activities.DDoSCCModeOutput, error) {
-	return a.setCCMode(ctx, in)
+	return a.setCCMode(ctx, in, true)
 }
 
 // DDoSRestoreCCMode sets a protected website's CC protection template back
-// (to set_cc_mode's previous_mode).
+// (to set_cc_mode's previous_mode), weaker or not.
 func (a *Activities) DDoSRestoreCCMode(ctx context.Context, in activities.DDoSCCModeInput) (activities.DDoSCCModeOutput, error) {
-	return a.setCCMode(ctx, in)
+	return a.setCCMode(ctx, in, false)
 }
 
-func (a *Activities) setCCMode(ctx context.Context, in activities.DDoSCCModeInput) (activities.DDoSCCModeOutput, error) {
+// setCCMode sets the mode; stricterOnly refuses a weaker one.
+func (a *Activities) setCCMode(ctx context.Context, in activities.DDoSCCModeInput, stricterOnly bool) (activities.DDoSCCModeOutput, error) {
 	out := activities.DDoSCCModeOutput{Domain: in.Domain, Mode: in.Mode}
 	if err := checkDomain(in.Domain); err != nil {
 		return out, err
@@ -221,6 +255,12 @@ func (a *Activities) setCCMode(ctx context.Context, in activities.DDoSCCModeInpu
 	if rule.CCTemplate == in.Mode {
 		out.Outcome = outcome(in.Meta, resumed, append(plan, planf("the CC mode of %s is already %s", in.Domain, in.Mode)))
 		return out, nil
+	}
+	if cur := slices.Index(ccModes, rule.CCTemplate); stricterOnly && cur > slices.Index(ccModes, in.Mode) {
+		return out, invalidInput("the CC mode of %s is %s, stricter than %s: set_cc_mode only makes CC protection stricter (%s); restore_cc_mode sets a weaker mode back",
+			in.Domain, rule.CCTemplate, in.Mode, strings.Join(ccModes, " < "))
+	} else if stricterOnly && cur < 0 {
+		plan = append(plan, planf("the CC mode %q of %s is not one soar knows: it is replaced without comparing strictness", rule.CCTemplate, in.Domain))
 	}
 	plan = append(plan, planf("switch the CC mode of %s from %s to %s", in.Domain, rule.CCTemplate, in.Mode))
 	if in.Meta.DryRun {

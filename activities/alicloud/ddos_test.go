@@ -2,6 +2,7 @@ package alicloud
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opensoar/soar/activities"
@@ -76,5 +77,63 @@ func TestDDoSGuardrailsAndErrors(t *testing.T) {
 	c.mustRun(activities.DDoSUnblacklistIP, activities.DDoSBlacklistInput{Meta: meta("u"), Domain: ddosDomain, IPs: []string{attacker}}, &out)
 	if d, _ := c.state().DDoS.Domain(ddosDomain); len(d.BlackList) != 0 || !out.Changed {
 		t.Errorf("blacklist after removing the last address = %v (%+v), want empty", d.BlackList, out.Outcome)
+	}
+}
+
+// TestDDoSSetCCModeOnlyStricter: set_cc_mode refuses a weaker mode than
+// the current one, non-retryably and without a change; restore_cc_mode
+// (the inverse) sets a weaker mode back.
+func TestDDoSSetCCModeOnlyStricter(t *testing.T) {
+	c := newTestCloud(t)
+	c.srv.Mutate(func(st *sandbox.State) { st.DDoS.Domains[0].CCTemplate = "gf_sos_verify" })
+	n := c.callCount()
+	err := c.run(activities.DDoSSetCCMode, activities.DDoSCCModeInput{Meta: meta("cc"), Domain: ddosDomain, Mode: "gf_under_attack"}, nil)
+	wantAppError(t, err, activities.ErrTypeInvalidInput, "gf_sos_verify", "stricter", "restore_cc_mode")
+	if m := c.mutatingCalls(n); len(m) > 0 {
+		t.Errorf("a refused weaker mode made mutating calls %v", m)
+	}
+	if d, _ := c.state().DDoS.Domain(ddosDomain); d.CCTemplate != "gf_sos_verify" {
+		t.Errorf("cc template = %s, want gf_sos_verify kept", d.CCTemplate)
+	}
+
+	var up activities.DDoSCCModeOutput
+	c.mustRun(activities.DDoSSetCCMode, activities.DDoSCCModeInput{Meta: meta("cc"), Domain: ddosDomain, Mode: "gf_sos_enhance"}, &up)
+	if !up.Changed || up.PreviousMode != "gf_sos_verify" {
+		t.Errorf("stricter mode = %+v, want changed from gf_sos_verify", up)
+	}
+	var back activities.DDoSCCModeOutput
+	c.mustRun(activities.DDoSRestoreCCMode, activities.DDoSCCModeInput{Meta: meta("revert-cc"), Domain: ddosDomain, Mode: "default"}, &back)
+	if d, _ := c.state().DDoS.Domain(ddosDomain); !back.Changed || d.CCTemplate != "default" {
+		t.Errorf("restore to default = %+v (template %s), want default set", back, d.CCTemplate)
+	}
+}
+
+// TestDDoSBlacklistWarnsWhenSwitchOff: with the website's black/white list
+// switch off, blacklist_ip still edits the list but says in its output
+// and plan that the list does not act; with it on, there is no warning.
+func TestDDoSBlacklistWarnsWhenSwitchOff(t *testing.T) {
+	c := newTestCloud(t)
+	var on activities.DDoSBlacklistOutput
+	c.mustRun(activities.DDoSBlacklistIP, activities.DDoSBlacklistInput{Meta: meta("b1"), Domain: ddosDomain, IPs: []string{"198.51.100.7"}}, &on)
+	if on.Warning != "" {
+		t.Errorf("warning with the switch on = %q, want none", on.Warning)
+	}
+
+	c.srv.Mutate(func(st *sandbox.State) { st.DDoS.Domains[0].BlackWhiteListEnabled = false })
+	var dry, off activities.DDoSBlacklistOutput
+	in := activities.DDoSBlacklistInput{Meta: meta("b2"), Domain: ddosDomain, IPs: []string{attacker}}
+	c.mustRun(activities.DDoSBlacklistIP, activities.DDoSBlacklistInput{Meta: dryRun(in.Meta), Domain: in.Domain, IPs: in.IPs}, &dry)
+	c.mustRun(activities.DDoSBlacklistIP, in, &off)
+	for name, out := range map[string]activities.DDoSBlacklistOutput{"dry-run": dry, "block": off} {
+		if !strings.Contains(out.Warning, "switch") || !strings.Contains(out.Warning, "off") {
+			t.Errorf("%s warning = %q, want the switch named as off", name, out.Warning)
+		}
+		if !slices.ContainsFunc(out.Plan, func(p string) bool { return strings.HasPrefix(p, "warning: ") }) {
+			t.Errorf("%s plan %q has no warning", name, out.Plan)
+		}
+	}
+	d, _ := c.state().DDoS.Domain(ddosDomain)
+	if !off.Changed || !slices.Contains(d.BlackList, attacker) || d.BlackWhiteListEnabled {
+		t.Errorf("blacklist = %v (switch %v, %+v), want %s added and the switch left off", d.BlackList, d.BlackWhiteListEnabled, off.Outcome, attacker)
 	}
 }

@@ -105,9 +105,13 @@
 // ConfigWebIpSet(Domain, BlackList.N, WhiteList.N; N ≤ 200) replaces both
 // lists, so both are read and sent back whole (an empty list is sent by
 // leaving it out). The lists only act while the website's black/white list
-// switch is on (ModifyWebIpSetSwitch, not touched by soar).
-// ConfigWebCCTemplate(Domain, Template) sets the CC mode: default,
-// gf_under_attack, gf_sos_verify or gf_sos_enhance.
+// switch is on (DescribeWebCcProtectSwitch BlackWhiteListEnable;
+// ModifyWebIpSetSwitch, not touched by soar): blacklist_ip says so in its
+// warning output and plan when it is off. ConfigWebCCTemplate(Domain,
+// Template) sets the CC mode, from the weakest: default, gf_under_attack
+// (emergency), gf_sos_verify (strict), gf_sos_enhance (super strict).
+// set_cc_mode refuses a mode weaker than the current one; its inverse,
+// restore_cc_mode, sets the recorded previous mode whatever it is.
 //
 // ActionTrail (2020-07-06): LookupEvents(StartTime, EndTime in UTC ISO 8601,
 // MaxResults ≤ 50, NextToken, LookupAttribute.1.Key/Value) keeps 90 days

@@ -18,6 +18,11 @@ const (
 	// cache). It matches SQLite's synchronous=normal on the Temporal side.
 	// SyncAlways (an fsync per message) cost far more; see BenchmarkJetStreamPublish.
 	natsSyncInterval = time.Second
+	// natsMaxPayload is the largest message the server accepts. It is above
+	// nats.max_alert_bytes (1 MiB by default) so that an oversized alert
+	// reaches the consumer and is dead-lettered on soar.dlq.too_large
+	// instead of being refused at publish (the server default is 1 MiB).
+	natsMaxPayload = 8 << 20
 )
 
 // natsConfig is what startNATS needs, resolved by Start.
@@ -38,6 +43,7 @@ func startNATS(nc natsConfig) (*natsserver.Server, error) {
 		NoSigs:       true,
 		NoLog:        true,
 		DontListen:   nc.listen == nil,
+		MaxPayload:   natsMaxPayload,
 	}
 	if nc.listen != nil {
 		o.Host = nc.listen.host

@@ -33,6 +33,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/opensoar/soar/activities/natspub"
 	"github.com/opensoar/soar/internal/alert"
@@ -233,11 +234,16 @@ func testWAFSQLiSample(t *testing.T, s *devStack) {
 // testAntiDDoSSamples: the WAF flood (15,000 requests in one alert) is
 // handed over at once: the linkage alert on alerts.soar.ddos opens
 // ddos-scrubbing for the site, which switches its CC mode to gf_sos_verify
-// and blacklists the source. Then the ddos-scrubbing sample (the same
-// linkage, as published by hand) folds into that incident: counted, no
-// step repeated, the sandbox unchanged.
+// and blacklists the source. The flood goes on in the next two quarter
+// hours (by the WAF logs' own time): each is an incident of its own that
+// hands the site over again, and its linkage alert folds into
+// ddos-scrubbing and pushes the restore back. Then the ddos-scrubbing
+// sample (the same linkage, as published by hand) folds in too: counted,
+// no step repeated, the sandbox unchanged.
 func testAntiDDoSSamples(t *testing.T, s *devStack) {
-	floodID, ddosID := "waf-flood-to-ddos."+site, "ddos-scrubbing."+site
+	// The sample's WAF log is of 08:30 China time: the quarter hour from
+	// 00:30 UTC names its incident.
+	floodID, ddosID := "waf-flood-to-ddos."+site+".2026-01-01T0030", "ddos-scrubbing."+site
 	t.Run("waf-flood-to-ddos", func(t *testing.T) {
 		ctx := testContext(t, e2ePBTimeout)
 		sub, err := s.natsConn(t).SubscribeSync("alerts.soar.ddos")
@@ -251,12 +257,12 @@ func testAntiDDoSSamples(t *testing.T, s *devStack) {
 		s.publishSample(ctx, t, "waf-flood-to-ddos")
 		n := s.waitNotification(ctx, t, floodID, "notify")
 		checkNotification(t, n, "WAF flood on "+site,
-			`(?s)\*\*cc_attack\*\* on www.example.com: 15000 request\(s\) in the first alert, 1 WAF alert\(s\)\n`+
-				`top sources: 203.0.113.7\nhanded over to Anti-DDoS scrubbing \(alerts.soar.ddos\)`)
+			`(?s)\*\*cc_attack\*\* on www.example.com: 15000 request\(s\) in the first alert, 1 WAF alert\(s\) this quarter hour\n`+
+				`top sources: 203.0.113.7\nhanded over to Anti-DDoS scrubbing \(alerts.soar.ddos\); the next quarter hour checks again`)
 		st := s.status(ctx, t, floodID)
 		checkSteps(t, st, map[string]string{"watch": "skipped", "escalate": "succeeded", "notify": "succeeded"})
 		checkReverts(t, st, map[string]string{})
-		checkState(t, st, workflows.StateRunning) // until 30m after the last WAF alert
+		checkState(t, st, workflows.StateRunning) // until 15m after the last WAF alert of its quarter hour
 
 		// The linkage alert as nats.publish sent it.
 		m, err := sub.NextMsg(time.Until(deadline(ctx)))
@@ -285,7 +291,7 @@ func testAntiDDoSSamples(t *testing.T, s *devStack) {
 		n = s.waitNotification(ctx, t, ddosID, "notify")
 		checkNotification(t, n, "Anti-DDoS scrubbing on "+site,
 			`(?s)^WAF cc_attack flood on www.example.com \(15000 request\(s\), 1 WAF alert\(s\)\)\n`+
-				`CC protection: gf_sos_verify \(was default\)\nblacklisted: 203.0.113.7\n`)
+				`CC protection: gf_sos_verify \(was default\)\nblacklisted: 1 of 203.0.113.7\n`)
 		st = s.status(ctx, t, ddosID)
 		checkSteps(t, st, map[string]string{"strict_cc": "succeeded", "blacklist": "succeeded", "notify": "succeeded"})
 		checkReverts(t, st, map[string]string{"strict_cc": "alicloud.ddos.restore_cc_mode scheduled", "blacklist": "alicloud.ddos.unblacklist_ip scheduled"})
@@ -293,6 +299,58 @@ func testAntiDDoSSamples(t *testing.T, s *devStack) {
 		if st.AlertCount != 1 {
 			t.Errorf("%s counted %d alerts, want 1 (the linkage alert)", ddosID, st.AlertCount)
 		}
+		checkDDoSDomain(t, s.sandboxState(ctx, t))
+
+		// The storm goes on into the quarter hours from 00:45 and 01:00.
+		restoreAt := func(st workflows.Status) time.Time {
+			for _, r := range st.Reverts {
+				if r.Step == "strict_cc" {
+					return r.At
+				}
+			}
+			t.Fatalf("%s plans no restore of the CC mode: %+v", ddosID, st.Reverts)
+			return time.Time{}
+		}
+		due := restoreAt(st)
+		sample, ok := alert.SampleByName("waf-flood-to-ddos")
+		if !ok {
+			t.Fatal("no waf-flood-to-ddos sample")
+		}
+		for i, q := range []struct{ time, quarter string }{
+			{"2026-01-01T08:45:10+08:00", "2026-01-01T0045"},
+			{"2026-01-01T09:00:20+08:00", "2026-01-01T0100"},
+		} {
+			var payload map[string]any
+			if err := json.Unmarshal(sample.Payload, &payload); err != nil {
+				t.Fatal(err)
+			}
+			traceID := fmt.Sprintf("7a3b2c1d1796184300087100%02d", i)
+			payload["time"], payload["request_traceid"] = q.time, traceID
+			data, err := json.Marshal(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.jetStream(t).Publish(ctx, sample.Subject, data, jetstream.WithMsgID(traceID)); err != nil {
+				t.Fatalf("publish %s: %v", sample.Subject, err)
+			}
+			m, err := sub.NextMsg(time.Until(deadline(ctx)))
+			if err != nil {
+				t.Fatalf("no linkage alert for the quarter hour %s: %v", q.quarter, err)
+			}
+			if err := json.Unmarshal(m.Data, &linked); err != nil {
+				t.Fatalf("linkage alert %s: %v", m.Data, err)
+			}
+			qID := "waf-flood-to-ddos." + site + "." + q.quarter
+			if linked.Type != "ddos" || linked.Count != 15000 || linked.HTTP.Host != site || linked.Labels["linked_from"] != qID {
+				t.Errorf("linkage alert of the quarter hour %s: %s, want one linked from %s", q.quarter, m.Data, qID)
+			}
+			checkSteps(t, s.status(ctx, t, qID), map[string]string{"escalate": "succeeded"})
+		}
+		st = s.waitStatus(ctx, t, ddosID, "the storm's linkage alerts counted", func(st workflows.Status) bool { return st.AlertCount == 3 })
+		if got := restoreAt(st); !got.After(due) {
+			t.Errorf("%s restores the CC mode at %s after the storm's later linkage alerts, want later than %s", ddosID, got, due)
+		}
+		checkSteps(t, st, map[string]string{"strict_cc": "succeeded", "blacklist": "succeeded", "notify": "succeeded"})
 		checkDDoSDomain(t, s.sandboxState(ctx, t))
 	})
 	t.Run("ddos-scrubbing", func(t *testing.T) {
@@ -498,17 +556,22 @@ func testCryptoMinerSample(t *testing.T, s *devStack) {
 }
 
 // testVulnPrioritySample: regreSSHion on db-01 (internal, no importance
-// tag, exploit known) is a P2: nothing is contained, and the owner hears
-// of it after the 1h hold, which the incident is in.
+// tag, exploit known) is a P2: nothing is contained, and as db-01 has no
+// owner tag, secops is told at once, with the P2's 7-day deadline.
 func testVulnPrioritySample(t *testing.T, s *devStack) {
 	ctx := testContext(t, e2ePBTimeout)
 	id := workflows.IncidentID("vuln-priority", db01+"/CVE-2024-6387")
 	s.publishSample(ctx, t, "vuln-priority")
-	st := s.waitStatus(ctx, t, id, "holding the P2", func(st workflows.Status) bool {
-		return stepOf(st, "hold_p2").Status == "running"
-	})
-	checkSteps(t, st, map[string]string{"isolate": "skipped", "stop": "skipped", "hold_p2": "running", "notify": "pending"})
-	checkState(t, st, workflows.StateRunning)
+	n := s.waitNotification(ctx, t, id, "notify")
+	st := s.status(ctx, t, id)
+	fixBy := st.FirstSeen.UTC().Add(7 * 24 * time.Hour).Format(time.DateOnly)
+	checkNotification(t, n, "[P2] CVE-2024-6387 on db-01 — fix by "+fixBy,
+		`(?s)— for the asset owner \(the asset has no owner tag\)\n`+
+			`asset db-01 \(i-bp1sandboxdb001\): importance medium, internal, exploit known; score 5\n`+
+			`fix: upgrade openssh-server to 9.8p1 or later — by `+fixBy+` \(P2: 7 day\(s\)\)\n`)
+	checkSteps(t, st, map[string]string{"notify": "succeeded", "notify_secops": "skipped", "page": "skipped",
+		"isolate": "skipped", "stop": "skipped", "report": "skipped"})
+	checkState(t, st, workflows.StateRunning) // rescans fold in for 7 days
 	sb := s.sandboxState(ctx, t)
 	if got := interfaceGroups(sb, db01); !allIn(got, sgDB) {
 		t.Errorf("the ENIs of %s are in %v, want %s (a P2 is not contained)", db01, got, sgDB)
@@ -518,8 +581,8 @@ func testVulnPrioritySample(t *testing.T, s *devStack) {
 			t.Errorf("%s is %s, want Running (a P2 is not stopped)", db01, in.Status)
 		}
 	}
-	if ns := s.notifications(ctx, t, id); len(ns) != 0 {
-		t.Errorf("notifications of %s before the 1h hold: %+v", id, ns)
+	if ns := s.notifications(ctx, t, id); len(ns) != 1 {
+		t.Errorf("notifications of %s: %+v, want the one to secops", id, ns)
 	}
 }
 
@@ -557,7 +620,11 @@ func testSampleIncidents(t *testing.T, s *devStack) {
 		"ssh-bruteforce." + attackerIP,
 		workflows.IncidentID("threat-intel-c2", web01+"/"+c2IP),
 		workflows.IncidentID("vuln-priority", db01+"/CVE-2024-6387"),
-		"waf-flood-to-ddos." + site,
+		// The flood sample's quarter hour, and the two quarter hours of
+		// the storm testAntiDDoSSamples sends after it.
+		"waf-flood-to-ddos." + site + ".2026-01-01T0030",
+		"waf-flood-to-ddos." + site + ".2026-01-01T0045",
+		"waf-flood-to-ddos." + site + ".2026-01-01T0100",
 		"waf-sqli-blacklist." + attackerIP,
 	}
 	sort.Strings(want)

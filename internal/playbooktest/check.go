@@ -87,6 +87,7 @@ func (r *caseRun) check(result workflows.Result) {
 	order := r.stepOrder()
 	all := executions(calls, order)
 	canonical(&result.Status, order)
+	r.checkInputs(all)
 	var forward, reverts []execution
 	for _, e := range all {
 		if e.revert {
@@ -479,7 +480,7 @@ func eventEntry(e event) (Entry, bool) {
 	d := e.ev.Detail
 	en := Entry{At: e.at, seq: float64(e.seq)}
 	switch e.ev.Event {
-	case "step_succeeded", "step_failed", "step_skipped":
+	case "step_succeeded", "step_failed", "step_skipped", "step_rejected", "step_timed_out":
 		if d["revert"] == true {
 			return en, false // the revert call says it
 		}

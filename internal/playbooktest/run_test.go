@@ -328,3 +328,24 @@ func TestApproversResolution(t *testing.T) {
 		})
 	}
 }
+
+// TestRunFile_RequiredParameters: a call, forward or inverse, that lacks a
+// parameter the catalog requires fails the case and says where it comes
+// from, even when every expectation holds.
+func TestRunFile_RequiredParameters(t *testing.T) {
+	res := mustRun(t, "testdata/incomplete.test.yaml", Options{})
+	want := map[string]string{
+		"an unmocked block is lifted with no address": "revert alicloud.cloudfw.unblock_ip of step block_c2#0 at +3d lacks the required parameter(s) ip, which the real action refuses: alicloud.cloudfw.unblock_ip {}\n" +
+			"  ip comes from the output field ip of alicloud.cloudfw.block_ip, which its mock does not give: add ip to the mock's output (unmocked, an action answers only {changed: true})",
+		"an empty address is blocked": "call alicloud.cloudfw.block_ip of step block_c2#0 at +0s lacks the required parameter(s) ip, which the real action refuses: alicloud.cloudfw.block_ip {direction: out, ip: \"\"}\n" +
+			"  check the step's with: (a template that rendered empty?)",
+	}
+	if len(res.Cases) != len(want) {
+		t.Fatalf("ran %d cases, want %d", len(res.Cases), len(want))
+	}
+	for _, c := range res.Cases {
+		if c.Passed || !cmp.Equal(c.Failures, []string{want[c.Name]}) {
+			t.Errorf("case %q: passed %v, failures:\n%s\nwant failed with only:\n%s", c.Name, c.Passed, strings.Join(c.Failures, "\n"), want[c.Name])
+		}
+	}
+}

@@ -157,6 +157,9 @@ func testFiles(paths []string) ([]string, error) {
 			continue
 		}
 		ext := filepath.Ext(p)
+		if ext != ".yaml" && ext != ".yml" {
+			return nil, fmt.Errorf("test %s: not a playbook (.yaml or .yml), a playbook test file (.test.yaml) or a directory", p)
+		}
 		sibling := strings.TrimSuffix(p, ext) + ".test" + ext
 		if _, err := os.Stat(sibling); err != nil {
 			return nil, fmt.Errorf("test %s: the playbook has no test file %s", p, sibling)

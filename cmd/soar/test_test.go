@@ -162,6 +162,7 @@ func TestTest_Errors(t *testing.T) {
 		{"bad --run", []string{"--run", "(", dir}, "bad --run pattern"},
 		{"missing path", []string{filepath.Join(dir, "nowhere")}, "no such file or directory"},
 		{"playbook without tests", []string{filepath.Join(dir, "lonely.yaml")}, "has no test file"},
+		{"not a playbook", []string{writeFile(t, dir, "README.md", "# notes\n")}, "README.md: not a playbook (.yaml or .yml)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -460,9 +460,9 @@ type NATSPublishOutput struct {
 // incident, published to soar.events.<playbook>.<event>.
 type IncidentEvent struct {
 	// Event is opened, step_started, step_succeeded, step_failed,
-	// step_skipped, approval_requested, approval_decided, reverted,
-	// released (a due revert left the measure to its other holders) or
-	// closed.
+	// step_skipped, step_rejected, step_timed_out, approval_requested,
+	// approval_decided, reverted, released (a due revert left the measure
+	// to its other holders) or closed.
 	Event    string         `json:"event"`
 	Incident string         `json:"incident"`
 	Playbook string         `json:"playbook"`

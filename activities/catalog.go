@@ -199,10 +199,11 @@ func catalog() []ActionSpec {
   with: { ip: 203.0.113.7 }`,
 		},
 		{
-			Name: ECSBlockIP, Summary: "drop an IP with a security-group rule", Category: CategoryContain,
+			Name: ECSBlockIP, Summary: "drop an IP with a security-group rule (in a group, or in each group of an instance)", Category: CategoryContain,
 			Cloud: true, Mutating: true, Target: "ip",
 			Params: []Param{
-				{Name: "security_group_id", Type: TypeString, Required: true, Description: "the security group to add the drop rule to"},
+				{Name: "security_group_id", Type: TypeString, Description: "the security group to add the drop rule to; give it or instance_id", Default: "each group of instance_id"},
+				{Name: "instance_id", Type: TypeString, Description: "an ECS instance: the drop rule goes into each of its security groups (DescribeInstances); ignored when security_group_id is given"},
 				{Name: "ip", Type: TypeString, Required: true, Description: "address or CIDR to drop; protected networks are refused"},
 				{Name: "protocol", Type: TypeString, Description: "IP protocol", Default: "all", Enum: []string{"all", "tcp", "udp", "icmp"}},
 				{Name: "port_range", Type: TypeString, Description: "port range a/b", Default: "-1/-1"},
@@ -214,16 +215,20 @@ func catalog() []ActionSpec {
 				Field{"protocol", TypeString, "the rule's protocol"},
 				Field{"port_range", TypeString, "the rule's port range"},
 				Field{"direction", TypeString, "in or out"},
-				Field{"rule_id", TypeString, "the SecurityGroupRuleId of the drop rule"},
+				Field{"rule_id", TypeString, "the SecurityGroupRuleId of the drop rule (in the first group)"},
+				Field{"instance_id", TypeString, "the instance whose groups were used; empty when security_group_id was given"},
+				Field{"security_group_ids", TypeStringList, "by instance: each group of the instance"},
+				Field{"rule_ids", TypeStringList, "by instance: the drop rule in each group, at the same index"},
 			),
 			Inverse: ECSUnblockIP,
 			InverseArgs: map[string]string{"security_group_id": "output.security_group_id", "ip": "output.ip", "protocol": "output.protocol",
-				"port_range": "output.port_range", "direction": "output.direction", "rule_id": "output.rule_id", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"ecs:DescribeSecurityGroupAttribute", "ecs:AuthorizeSecurityGroup", "ecs:AuthorizeSecurityGroupEgress"},
+				"port_range": "output.port_range", "direction": "output.direction", "rule_id": "output.rule_id",
+				"security_group_ids": "output.security_group_ids", "rule_ids": "output.rule_ids", "account": "input.account", "region": "input.region"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeSecurityGroupAttribute", "ecs:AuthorizeSecurityGroup", "ecs:AuthorizeSecurityGroupEgress"},
 			Example: `- id: block_ssh_source
   action: alicloud.ecs.block_ip
   with:
-    security_group_id: ${{ alert.resource.security_group_ids[0] }}
+    instance_id: ${{ alert.resource.instance_id }}   # or security_group_id
     ip: ${{ alert.source_ip }}
     protocol: tcp
     port_range: 22/22
@@ -233,17 +238,21 @@ func catalog() []ActionSpec {
 			Name: ECSUnblockIP, Summary: "revoke soar's security-group drop rule for an IP", Category: CategoryRecovery,
 			Cloud: true, Mutating: true, Target: "ip",
 			Params: []Param{
-				{Name: "security_group_id", Type: TypeString, Required: true, Description: "the security group"},
+				{Name: "security_group_id", Type: TypeString, Description: "the security group; give it or security_group_ids"},
 				{Name: "ip", Type: TypeString, Required: true, Description: "the dropped address or CIDR"},
 				{Name: "protocol", Type: TypeString, Description: "IP protocol", Default: "all", Enum: []string{"all", "tcp", "udp", "icmp"}},
 				{Name: "port_range", Type: TypeString, Description: "port range a/b", Default: "-1/-1"},
 				{Name: "direction", Type: TypeString, Description: "in or out", Default: "in", Enum: []string{"in", "out"}},
 				{Name: "rule_id", Type: TypeString, Description: "the rule to revoke", Default: "found by content"},
+				{Name: "security_group_ids", Type: TypeStringList, Description: "several groups (a block by instance); replaces security_group_id and rule_id"},
+				{Name: "rule_ids", Type: TypeStringList, Description: "the rule to revoke in each of security_group_ids, at the same index", Default: "found by content"},
 			},
 			Outputs: outputs(
-				Field{"security_group_id", TypeString, "the group"},
+				Field{"security_group_id", TypeString, "the (first) group"},
 				Field{"ip", TypeString, "the address"},
-				Field{"rule_id", TypeString, "the revoked rule, empty if none existed"},
+				Field{"rule_id", TypeString, "the (first) revoked rule, empty if none existed"},
+				Field{"security_group_ids", TypeStringList, "with security_group_ids: the groups"},
+				Field{"rule_ids", TypeStringList, "with security_group_ids: every rule revoked"},
 			),
 			Permissions: []string{"ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup", "ecs:RevokeSecurityGroupEgress"},
 			Example: `- id: unblock

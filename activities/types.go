@@ -86,12 +86,16 @@ type WAFUnblockIPOutput struct {
 	RuleDeleted bool `json:"rule_deleted,omitempty"`
 }
 
-// ECSBlockIPInput is the input of [ECSBlockIP].
+// ECSBlockIPInput is the input of [ECSBlockIP]. One of SecurityGroupID
+// and InstanceID names where the rule goes; SecurityGroupID wins.
 type ECSBlockIPInput struct {
 	Meta Meta `json:"meta"`
 	Cloud
 	SecurityGroupID string `json:"security_group_id"`
-	IP              string `json:"ip"`
+	// InstanceID, without SecurityGroupID, blocks on each security group
+	// of the instance (DescribeInstances).
+	InstanceID string `json:"instance_id,omitempty"`
+	IP         string `json:"ip"`
 	// Protocol is all (default), tcp, udp or icmp.
 	Protocol string `json:"protocol,omitempty"`
 	// PortRange is "a/b"; default -1/-1.
@@ -108,10 +112,18 @@ type ECSBlockIPOutput struct {
 	Protocol        string `json:"protocol"`
 	PortRange       string `json:"port_range"`
 	Direction       string `json:"direction"`
-	RuleID          string `json:"rule_id"`
+	// SecurityGroupID and RuleID are the (first) group and its rule.
+	RuleID string `json:"rule_id"`
+	// InstanceID, SecurityGroupIDs and RuleIDs are set on a block by
+	// instance: the instance, each of its groups and, at the same index,
+	// the drop rule in it (the inverse revokes exactly those).
+	InstanceID       string   `json:"instance_id,omitempty"`
+	SecurityGroupIDs []string `json:"security_group_ids,omitempty"`
+	RuleIDs          []string `json:"rule_ids,omitempty"`
 }
 
-// ECSUnblockIPInput is the input of [ECSUnblockIP].
+// ECSUnblockIPInput is the input of [ECSUnblockIP]. SecurityGroupIDs, when
+// given, replaces SecurityGroupID and RuleID.
 type ECSUnblockIPInput struct {
 	Meta Meta `json:"meta"`
 	Cloud
@@ -123,6 +135,10 @@ type ECSUnblockIPInput struct {
 	// RuleID is the rule to revoke (from the block's output); without it the
 	// rule is found by its content.
 	RuleID string `json:"rule_id,omitempty"`
+	// SecurityGroupIDs and RuleIDs (same index, optional) are the groups
+	// and rules of a block by instance.
+	SecurityGroupIDs []string `json:"security_group_ids,omitempty"`
+	RuleIDs          []string `json:"rule_ids,omitempty"`
 }
 
 // ECSUnblockIPOutput is the output of [ECSUnblockIP].
@@ -131,6 +147,10 @@ type ECSUnblockIPOutput struct {
 	SecurityGroupID string `json:"security_group_id"`
 	IP              string `json:"ip"`
 	RuleID          string `json:"rule_id,omitempty"`
+	// SecurityGroupIDs and RuleIDs are set when several groups were named:
+	// the groups and every rule revoked.
+	SecurityGroupIDs []string `json:"security_group_ids,omitempty"`
+	RuleIDs          []string `json:"rule_ids,omitempty"`
 }
 
 // InterfaceGroups is the security-group set of one network interface.

@@ -33,7 +33,10 @@
 //
 // ECS (2014-05-26): AuthorizeSecurityGroup(Egress) answers no rule ID, so
 // the rule is read back by content; soar's rules carry the description
-// "soar:<incident>/<step>" and unblock revokes only those. ModifyInstance-
+// "soar:<incident>/<step>" and unblock revokes only those. block_ip with
+// instance_id instead of a group blocks in each group DescribeInstances
+// lists for the instance (its primary interface's) and records the groups
+// and rule IDs (security_group_ids, rule_ids) for its inverse. ModifyInstance-
 // Attribute(SecurityGroupIds) replaces the primary interface's groups,
 // ModifyNetworkInterfaceAttribute(SecurityGroupId) a secondary's; the
 // per-interface sets come from DescribeNetworkInterfaces. Isolation records

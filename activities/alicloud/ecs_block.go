@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,12 +43,9 @@ func (r ruleSpec) String() string {
 }
 
 // newRuleSpec validates and normalizes the parameters of ecs.block_ip and
-// ecs.unblock_ip. canonical turns the IP into a CIDR (and, when blocking,
-// applies the guardrails first).
+// ecs.unblock_ip but the group (the callers check it). canonical turns the
+// IP into a CIDR (and, when blocking, applies the guardrails first).
 func newRuleSpec(group, ip, protocol, portRange, direction string, canonical func(string) (string, error)) (ruleSpec, error) {
-	if err := checkID("security_group_id", group); err != nil {
-		return ruleSpec{}, err
-	}
 	if strings.TrimSpace(ip) == "" {
 		return ruleSpec{}, invalidInput("ip is required")
 	}
@@ -181,9 +179,24 @@ func findRule(rules []sgRule, spec ruleSpec) (sgRule, bool) {
 }
 
 // ECSBlockIP adds a security-group drop rule (priority 1) for the IP, in
-// or out. An identical drop rule already there is success with changed
-// false and that rule's ID. The IP is checked against the guardrails first.
+// or out, to security_group_id, or, with instance_id alone, to each
+// security group of the instance (DescribeInstances); the output then
+// lists the groups and their rules for the inverse. An identical drop rule
+// already there is success with changed false and that rule's ID. The IP
+// is checked against the guardrails first. A drop rule for an attacker
+// does not disrupt the instance, so protected instances need no approval.
 func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInput) (activities.ECSBlockIPOutput, error) {
+	byInstance := in.SecurityGroupID == "" && in.InstanceID != ""
+	what, id := "security_group_id", in.SecurityGroupID
+	if byInstance {
+		what, id = "instance_id", in.InstanceID
+	}
+	if in.SecurityGroupID == "" && in.InstanceID == "" {
+		return activities.ECSBlockIPOutput{}, invalidInput("security_group_id or instance_id is required")
+	}
+	if err := checkID(what, id); err != nil {
+		return activities.ECSBlockIPOutput{}, err
+	}
 	spec, err := newRuleSpec(in.SecurityGroupID, in.IP, in.Protocol, in.PortRange, in.Direction, a.canonicalBlock)
 	if err != nil {
 		return activities.ECSBlockIPOutput{}, err
@@ -193,48 +206,80 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 	if err != nil {
 		return out, err
 	}
+	groups := []string{spec.group}
+	var plan []string
+	if byInstance {
+		inst, err := s.describeInstance(c, in.InstanceID)
+		if err != nil {
+			return out, err
+		}
+		if len(inst.Groups) == 0 {
+			return out, notFound("ecs instance %s is in no security group", inst.ID)
+		}
+		groups = inst.Groups
+		out.InstanceID, out.SecurityGroupIDs, out.RuleIDs = inst.ID, slices.Clone(groups), make([]string, len(groups))
+		out.SecurityGroupID = groups[0]
+		plan = append(plan, planf("instance %s is in the security groups %s", inst.ID, strings.Join(groups, ", ")))
+	}
+	changed := false
+	for i, g := range groups {
+		spec.group = g
+		ruleID, added, line, err := s.blockOne(ctx, c, spec, in.Meta)
+		if err != nil {
+			return out, err
+		}
+		plan = append(plan, line)
+		changed = changed || added
+		if i == 0 {
+			out.RuleID = ruleID
+		}
+		if byInstance {
+			out.RuleIDs[i] = ruleID
+		}
+	}
+	out.Outcome = outcome(in.Meta, changed, plan)
+	return out, nil
+}
+
+// blockOne makes sure the drop rule of spec exists in its group and
+// returns its ID (empty on dry-run when it does not exist yet), whether
+// it added it, and what it did in words.
+func (s *session) blockOne(ctx context.Context, c *ecs.Client, spec ruleSpec, meta activities.Meta) (string, bool, string, error) {
 	rules, err := s.listRules(c, spec)
 	if err != nil {
-		return out, err
+		return "", false, "", err
 	}
 	if r, ok := findRule(rules, spec); ok {
-		out.RuleID = r.ID
-		out.Outcome = outcome(in.Meta, false, []string{planf("%s already exists (rule %s)", spec, r.ID)})
-		return out, nil
+		return r.ID, false, planf("%s already exists (rule %s)", spec, r.ID), nil
 	}
-	plan := []string{planf("add %s", spec)}
-	if in.Meta.DryRun {
-		out.Outcome = outcome(in.Meta, false, plan)
-		return out, nil
+	if meta.DryRun {
+		return "", false, planf("add %s", spec), nil
 	}
-	token := clientToken(runID(ctx), in.Meta, "ecs.block_ip", spec.group, spec.cidr, spec.apiProto, spec.portRange, spec.direction)
-	if err := s.authorize(c, spec, in.Meta, token); err != nil {
-		return out, err
+	token := clientToken(runID(ctx), meta, "ecs.block_ip", spec.group, spec.cidr, spec.apiProto, spec.portRange, spec.direction)
+	if err := s.authorize(c, spec, meta, token); err != nil {
+		return "", false, "", err
 	}
 	// AuthorizeSecurityGroup answers no rule ID: read it back.
-	rules, err = s.listRules(c, spec)
-	if err != nil {
-		return out, err
+	if rules, err = s.listRules(c, spec); err != nil {
+		return "", false, "", err
 	}
 	r, ok := findRule(rules, spec)
 	if !ok {
 		// The token was answered from the cloud's memory of an earlier
 		// call whose rule is gone since (block, unblock, block in one
 		// step): send it again under a fresh token.
-		if err := s.authorize(c, spec, in.Meta, freshToken(token)); err != nil {
-			return out, err
+		if err := s.authorize(c, spec, meta, freshToken(token)); err != nil {
+			return "", false, "", err
 		}
 		if rules, err = s.listRules(c, spec); err != nil {
-			return out, err
+			return "", false, "", err
 		}
 		if r, ok = findRule(rules, spec); !ok {
-			return out, fmt.Errorf("ecs.AuthorizeSecurityGroup %s: the new rule is not visible yet", spec.group)
+			return "", false, "", fmt.Errorf("ecs.AuthorizeSecurityGroup %s: the new rule is not visible yet", spec.group)
 		}
 	}
-	out.RuleID = r.ID
-	out.Outcome = outcome(in.Meta, true, []string{planf("added %s (rule %s)", spec, r.ID)})
 	s.log.Info("security group rule added", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", r.ID)
-	return out, nil
+	return r.ID, true, planf("added %s (rule %s)", spec, r.ID), nil
 }
 
 // authorize sends the drop rule of spec with the given ClientToken. A rule
@@ -282,10 +327,26 @@ func freshToken(token string) string {
 }
 
 // ECSUnblockIP revokes soar's drop rule for the IP: the rule named by
-// rule_id, else soar's rules with the same content. Rules soar did not
-// create are left alone; a rule already gone is success with changed false.
+// rule_id, else soar's rules with the same content, in security_group_id,
+// or in each of security_group_ids (with the rule_ids of a block by
+// instance). Rules soar did not create are left alone; a rule already
+// gone is success with changed false.
 func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockIPInput) (activities.ECSUnblockIPOutput, error) {
-	spec, err := newRuleSpec(in.SecurityGroupID, in.IP, in.Protocol, in.PortRange, in.Direction, canonicalTarget)
+	groups, ruleIDs := []string{in.SecurityGroupID}, []string{in.RuleID}
+	several := len(in.SecurityGroupIDs) > 0
+	if several {
+		if len(in.RuleIDs) > 0 && len(in.RuleIDs) != len(in.SecurityGroupIDs) {
+			return activities.ECSUnblockIPOutput{}, invalidInput("rule_ids has %d entries for %d security_group_ids: want one per group", len(in.RuleIDs), len(in.SecurityGroupIDs))
+		}
+		groups, ruleIDs = in.SecurityGroupIDs, make([]string, len(in.SecurityGroupIDs))
+		copy(ruleIDs, in.RuleIDs)
+	}
+	for _, g := range groups {
+		if err := checkID("security_group_id", g); err != nil {
+			return activities.ECSUnblockIPOutput{}, err
+		}
+	}
+	spec, err := newRuleSpec(groups[0], in.IP, in.Protocol, in.PortRange, in.Direction, canonicalTarget)
 	if err != nil {
 		return activities.ECSUnblockIPOutput{}, err
 	}
@@ -294,16 +355,46 @@ func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockI
 	if err != nil {
 		return out, err
 	}
+	var plan []string
+	changed := false
+	for i, g := range groups {
+		spec.group = g
+		revoked, lines, err := s.unblockOne(ctx, c, spec, ruleIDs[i], in.Meta)
+		if err != nil {
+			return out, err
+		}
+		plan = append(plan, lines...)
+		if len(revoked) > 0 {
+			changed = !in.Meta.DryRun
+			if out.RuleID == "" {
+				out.RuleID = revoked[0]
+			}
+			if several {
+				out.RuleIDs = append(out.RuleIDs, revoked...)
+			}
+		}
+	}
+	if several {
+		out.SecurityGroupIDs = slices.Clone(groups)
+	}
+	out.Outcome = outcome(in.Meta, changed, plan)
+	return out, nil
+}
+
+// unblockOne revokes soar's drop rules of spec in its group (the rule
+// ruleID when given) and returns the rules it revoked (or, on dry-run,
+// would) and what it did in words.
+func (s *session) unblockOne(ctx context.Context, c *ecs.Client, spec ruleSpec, ruleID string, meta activities.Meta) ([]string, []string, error) {
 	rules, err := s.listRules(c, spec)
 	if err != nil {
-		return out, err
+		return nil, nil, err
 	}
 	var revoke []string
 	var plan []string
 	for _, r := range rules {
 		switch {
-		case in.RuleID != "" && r.ID != in.RuleID:
-		case in.RuleID == "" && !(r.matches(spec) && r.soar()):
+		case ruleID != "" && r.ID != ruleID:
+		case ruleID == "" && !(r.matches(spec) && r.soar()):
 		case !r.soar():
 			plan = append(plan, planf("rule %s in %s was not created by soar (%q): left in place", r.ID, spec.group, r.Description))
 		default:
@@ -314,16 +405,13 @@ func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockI
 		if len(plan) == 0 {
 			plan = append(plan, planf("no soar %s: nothing to revoke", spec))
 		}
-		out.Outcome = outcome(in.Meta, false, plan)
-		return out, nil
+		return nil, plan, nil
 	}
-	out.RuleID = revoke[0]
 	plan = append(plan, planf("revoke %s (rules %s)", spec, strings.Join(revoke, ", ")))
-	if in.Meta.DryRun {
-		out.Outcome = outcome(in.Meta, false, plan)
-		return out, nil
+	if meta.DryRun {
+		return revoke, plan, nil
 	}
-	token := clientToken(runID(ctx), in.Meta, "ecs.unblock_ip", spec.group, strings.Join(revoke, ","))
+	token := clientToken(runID(ctx), meta, "ecs.unblock_ip", spec.group, strings.Join(revoke, ","))
 	if spec.direction == "in" {
 		req := ecs.CreateRevokeSecurityGroupRequest()
 		req.SecurityGroupId, req.ClientToken, req.SecurityGroupRuleId = spec.group, token, &revoke
@@ -334,11 +422,10 @@ func (a *Activities) ECSUnblockIP(ctx context.Context, in activities.ECSUnblockI
 		_, err = c.RevokeSecurityGroupEgress(req)
 	}
 	if err != nil && !ruleGone(err) {
-		return out, classify("ecs.RevokeSecurityGroup "+spec.group, err)
+		return nil, nil, classify("ecs.RevokeSecurityGroup "+spec.group, err)
 	}
-	out.Outcome = outcome(in.Meta, true, plan)
-	s.log.Info("security group rule revoked", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", out.RuleID)
-	return out, nil
+	s.log.Info("security group rule revoked", "security_group_id", spec.group, "ip", spec.cidr, "rule_id", revoke[0])
+	return revoke, plan, nil
 }
 
 // ruleGone reports whether a revoke failed because the rule no longer

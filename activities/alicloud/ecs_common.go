@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"slices"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -38,6 +39,8 @@ type instanceInfo struct {
 	VpcID  string
 	OSType string
 	Tags   map[string]string
+	// Groups are the instance's security groups (its primary interface's).
+	Groups []string
 }
 
 // describeInstance reads one instance; a missing one is a non-retryable
@@ -55,7 +58,8 @@ func (s *session) describeInstance(c *ecs.Client, id string) (instanceInfo, erro
 		if inst.InstanceId != id {
 			continue
 		}
-		info := instanceInfo{ID: id, Status: inst.Status, VpcID: inst.VpcAttributes.VpcId, OSType: inst.OSType, Tags: map[string]string{}}
+		info := instanceInfo{ID: id, Status: inst.Status, VpcID: inst.VpcAttributes.VpcId, OSType: inst.OSType, Tags: map[string]string{},
+			Groups: slices.Clone(inst.SecurityGroupIds.SecurityGroupId)}
 		for _, t := range inst.Tags.Tag {
 			k, v := t.TagKey, t.TagValue
 			if k == "" {

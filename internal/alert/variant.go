@@ -15,6 +15,20 @@ import (
 // there. Payloads that do not decode are returned unchanged with the decode
 // error.
 func Variant(subject string, payload []byte, n int, sourceIP string) ([]byte, error) {
+	return variant(subject, payload, strconv.Itoa(n), n, sourceIP)
+}
+
+// VariantTag is [Variant] with a string in place of n: the vendor's ID
+// member gets the suffix "-<tag>". soar publish tags storm copies with a
+// per-run nonce and the copy number, so that a repeated storm is not
+// dropped by the stream's duplicate window.
+func VariantTag(subject string, payload []byte, tag, sourceIP string) ([]byte, error) {
+	return variant(subject, payload, tag, tag, sourceIP)
+}
+
+// variant appends "-"+tag to the alert's ID; marker varies the payloads
+// whose ID is a hash of their content.
+func variant(subject string, payload []byte, tag string, marker any, sourceIP string) ([]byte, error) {
 	if _, err := DecodeAll(subject, payload, DecodeOptions{}); err != nil {
 		return payload, err
 	}
@@ -23,7 +37,7 @@ func Variant(subject string, payload []byte, n int, sourceIP string) ([]byte, er
 		return payload, err
 	}
 	top := v.(map[string]any) // DecodeAll accepted it, so it is an object
-	suffix := "-" + strconv.Itoa(n)
+	suffix := "-" + tag
 	dc := &decodeContext{payload: top}
 	dc.source, dc.typeToken = subjectTokens(subject)
 	body := top
@@ -59,7 +73,7 @@ func Variant(subject string, payload []byte, n int, sourceIP string) ([]byte, er
 		}
 	case "ddos":
 		if dc.ce == nil {
-			body["soar_variant"] = n
+			body["soar_variant"] = marker
 		}
 	case "cloudfw":
 		body["event_id"] = str(body["event_id"]) + suffix

@@ -116,7 +116,7 @@ func TestECSRunCommand(t *testing.T) {
 	n := c.callCount()
 	var dry activities.ECSRunCommandOutput
 	c.mustRun(activities.ECSRunCommand, activities.ECSRunCommandInput{Meta: dryRun(in.Meta), InstanceID: webID, Template: in.Template, Params: in.Params}, &dry)
-	if !dry.DryRun || dry.Changed || len(dry.Plan) != 1 || !strings.Contains(dry.Plan[0], "kill -9 '31337'") {
+	if !dry.DryRun || dry.Changed || len(dry.Plan) != 1 || !strings.Contains(dry.Plan[0], "set -- '31337' '/var/www/html/index.php'") {
 		t.Errorf("dry-run = %+v, want the rendered, quoted script as the plan", dry.Outcome)
 	}
 	if m := c.mutatingCalls(n); len(m) > 0 {
@@ -128,7 +128,7 @@ func TestECSRunCommand(t *testing.T) {
 	if !out.Changed || out.Status != "Success" || out.ExitCode != 0 || out.InvokeID == "" {
 		t.Fatalf("output = %+v, want a successful run", out)
 	}
-	if !strings.Contains(out.Output, "kill -9 '31337'") || !strings.Contains(out.Output, "mv '/var/www/html/index.php'") {
+	if !strings.Contains(out.Output, "set -- '31337' '/var/www/html/index.php'") {
 		t.Errorf("output %q does not show the quoted parameters", out.Output)
 	}
 	st := c.state()
@@ -140,7 +140,7 @@ func TestECSRunCommand(t *testing.T) {
 	if diff := cmp.Diff(wantParams, inv.Parameters); diff != "" {
 		t.Errorf("Cloud Assistant parameters mismatch (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(inv.Content, "kill -9 {{pid}}") || strings.Contains(inv.Content, "31337") {
+	if !strings.Contains(inv.Content, "set -- {{pid}} {{path}}") || strings.Contains(inv.Content, "31337") {
 		t.Errorf("the script sent carries the value instead of the placeholder:\n%s", inv.Content)
 	}
 

@@ -253,12 +253,27 @@ func DefaultCommands() map[string]Command {
 			Timeout: 30 * time.Second,
 		},
 		"kill_and_quarantine": {
-			Description: "kill a process and quarantine its file (webshell, trojan, miner)",
-			Script: "set -u\nif [ -n {{pid}} ] && [ {{pid}} != 0 ]; then kill -9 {{pid}} 2>/dev/null && echo killed {{pid}} || echo no process {{pid}}; fi\n" +
+			Description: "kill a process if it runs the file (its executable or an argument is the path), then quarantine the file (webshell, trojan, miner)",
+			// The PID may be stale (the process ended and the number was
+			// reused): the kill only happens when /proc/<pid>/exe (also
+			// "<path> (deleted)") or one of /proc/<pid>/cmdline's arguments
+			// is the path. The parameters arrive as single shell words and
+			// are only ever used quoted.
+			Script: "set -u\nset -- {{pid}} {{path}}\npid=$1 path=$2\n" +
+				"if [ -n \"$pid\" ] && [ \"$pid\" != 0 ]; then\n" +
+				"  if [ ! -d \"/proc/$pid\" ]; then echo \"no process $pid\"\n" +
+				"  elif [ -z \"$path\" ]; then echo \"not killed: no path to check process $pid against\"\n" +
+				"  else\n" +
+				"    exe=$(readlink \"/proc/$pid/exe\" 2>/dev/null || true)\n" +
+				"    if [ \"$exe\" = \"$path\" ] || [ \"$exe\" = \"$path (deleted)\" ] || tr '\\000' '\\n' < \"/proc/$pid/cmdline\" 2>/dev/null | grep -qxF -e \"$path\"; then\n" +
+				"      kill -9 \"$pid\" 2>/dev/null && echo \"killed $pid ($path)\" || echo \"no process $pid\"\n" +
+				"    else echo \"not killed: process $pid runs ${exe:-an unknown program}, not $path\"; fi\n" +
+				"  fi\n" +
+				"fi\n" +
 				"q=/var/lib/soar/quarantine; mkdir -p \"$q\"; chmod 700 \"$q\"\n" +
-				"if [ -n {{path}} ] && [ -e {{path}} ]; then sha256sum {{path}} >> \"$q/manifest\"; mv {{path}} \"$q/$(date +%s)-$(basename {{path}})\"; echo quarantined {{path}}; fi\n",
+				"if [ -n \"$path\" ] && [ -e \"$path\" ]; then sha256sum \"$path\" >> \"$q/manifest\"; mv \"$path\" \"$q/$(date +%s)-$(basename \"$path\")\"; echo \"quarantined $path\"; fi\n",
 			Params: map[string]CommandParam{
-				"pid":  {Pattern: `[0-9]{0,10}`, Description: "process ID; empty or 0 skips the kill"},
+				"pid":  {Pattern: `[0-9]{0,10}`, Description: "process ID; empty or 0 skips the kill, which also needs the path to check the process against"},
 				"path": {Pattern: `(/[A-Za-z0-9._@+/-]{1,1000})?`, Description: "absolute file path; empty skips the quarantine"},
 			},
 			Timeout: 60 * time.Second,

@@ -1,0 +1,150 @@
+package alicloud
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opensoar/soar/internal/config"
+)
+
+// runKillAndQuarantine renders the shipped kill_and_quarantine template
+// with pid and path as run_command sends it (shell-quoted parameters) and
+// runs it with sh on this machine, its quarantine directory moved under
+// dir. It returns the script's output.
+func runKillAndQuarantine(t *testing.T, dir string, pid int, path string) string {
+	t.Helper()
+	cmd, err := compileCommand("kill_and_quarantine", config.DefaultCommands()["kill_and_quarantine"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := cmd.parameters(map[string]any{"pid": pid, "path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := cmd.render(params)
+	if !strings.Contains(script, "q=/var/lib/soar/quarantine;") {
+		t.Fatalf("the template's quarantine directory moved; update the test:\n%s", script)
+	}
+	script = strings.Replace(script, "q=/var/lib/soar/quarantine;", "q="+shellQuote(filepath.Join(dir, "quarantine"))+";", 1)
+	out, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("script failed: %v\n%s\n--- script:\n%s", err, out, script)
+	}
+	return string(out)
+}
+
+// startProcess runs the program at exe (sleeping) and returns it and a
+// channel that reports how it ended.
+func startProcess(t *testing.T, exe string) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	p := exec.Command(exe, "60")
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Wait() }()
+	t.Cleanup(func() { _ = p.Process.Kill() })
+	return p, done
+}
+
+func killedBySIGKILL(done <-chan error) bool {
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+				return ws.Signaled() && ws.Signal() == syscall.SIGKILL
+			}
+		}
+		return false
+	case <-time.After(5 * time.Second):
+		return false
+	}
+}
+
+// TestKillAndQuarantineChecksTheProcess runs the shipped template for real
+// (Linux, /proc): a PID that runs another program (a stale PID reused) is
+// not killed and the output says so, while the file is still quarantined;
+// a PID that runs the file is killed and the file quarantined.
+func TestKillAndQuarantineChecksTheProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	for _, tool := range []string{"sh", "readlink", "tr", "grep", "sha256sum", "sleep"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: %v", tool, err)
+		}
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err = filepath.EvalSymlinks(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("stale PID: another program", func(t *testing.T) {
+		dir := t.TempDir()
+		webshell := filepath.Join(dir, "index.php")
+		if err := os.WriteFile(webshell, []byte("<?php eval($_POST['x']);"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		other, done := startProcess(t, sleep)
+		out := runKillAndQuarantine(t, dir, other.Process.Pid, webshell)
+		want := fmt.Sprintf("not killed: process %d runs %s, not %s", other.Process.Pid, sleep, webshell)
+		if !strings.Contains(out, want) || strings.Contains(out, "killed "+fmt.Sprint(other.Process.Pid)) {
+			t.Errorf("output:\n%s\nwant %q and no kill", out, want)
+		}
+		select {
+		case err := <-done:
+			t.Errorf("the unrelated process ended: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := os.Stat(webshell); !os.IsNotExist(err) || !strings.Contains(out, "quarantined "+webshell) {
+			t.Errorf("webshell still at %s (%v), output:\n%s\nwant it quarantined", webshell, err, out)
+		}
+	})
+
+	t.Run("the process runs the file", func(t *testing.T) {
+		dir := t.TempDir()
+		miner := filepath.Join(dir, "kdevtmpfsi")
+		data, err := os.ReadFile(sleep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(miner, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p, done := startProcess(t, miner)
+		out := runKillAndQuarantine(t, dir, p.Process.Pid, miner)
+		if want := fmt.Sprintf("killed %d (%s)", p.Process.Pid, miner); !strings.Contains(out, want) || !killedBySIGKILL(done) {
+			t.Errorf("output:\n%s\nwant %q and the process killed by SIGKILL", out, want)
+		}
+		entries, _ := os.ReadDir(filepath.Join(dir, "quarantine"))
+		if _, err := os.Stat(miner); !os.IsNotExist(err) || len(entries) != 2 {
+			t.Errorf("quarantine holds %d entries (want the file and the manifest); %s: %v", len(entries), miner, err)
+		}
+	})
+
+	t.Run("no path to check against", func(t *testing.T) {
+		other, done := startProcess(t, sleep)
+		out := runKillAndQuarantine(t, t.TempDir(), other.Process.Pid, "")
+		if !strings.Contains(out, "not killed: no path to check process") {
+			t.Errorf("output:\n%s\nwant the kill refused without a path", out)
+		}
+		select {
+		case err := <-done:
+			t.Errorf("the process ended: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	})
+}

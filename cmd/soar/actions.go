@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/playbook"
@@ -13,10 +15,11 @@ import (
 
 func runActions(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "actions", "[ACTION…]",
-		"List the actions playbooks can use: parameters (required ones marked *), outputs,\n"+
-			"the inverse used by revert_after, the RAM permissions soar's identity needs, and an example.\n"+
-			"Name actions to show only those.")
-	format := fs.String("format", "text", "output format: text, json, or markdown (the README's table)")
+		"List the actions playbooks can use, as a table: name, whether it changes the cloud,\n"+
+			"the inverse used by revert_after, and what it does.\n"+
+			"Name actions to show their details: parameters (required ones marked *), outputs,\n"+
+			"the RAM permissions soar's identity needs, and an example step.")
+	format := fs.String("format", "text", "output format: text (the table, or details for named actions), details (every action's details), json, or markdown (the README's table)")
 	names, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -27,7 +30,7 @@ func runActions(_ context.Context, e *env, args []string) error {
 		for _, n := range names {
 			s, ok := activities.Lookup(n)
 			if !ok {
-				return fmt.Errorf("unknown action %q%s", n, playbook.DidYouMean(n, activities.Names()))
+				return fmt.Errorf("unknown action %q%s", n, actionHint(n, activities.Names()))
 			}
 			specs = append(specs, s)
 		}
@@ -38,14 +41,60 @@ func runActions(_ context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(specs)
 	case "text":
+		if len(names) == 0 {
+			return printActionTable(e.stdout, specs)
+		}
+		printActions(e.stdout, specs)
+		return nil
+	case "details":
 		printActions(e.stdout, specs)
 		return nil
 	case "markdown":
 		fmt.Fprint(e.stdout, actionsMarkdown(specs))
 		return nil
 	default:
-		return fmt.Errorf("unknown --format %q: use text, json or markdown", *format)
+		return fmt.Errorf("unknown --format %q: use text, details, json or markdown", *format)
 	}
+}
+
+// actionHint suggests the actions a name that is not one probably meant:
+// those it is the end of (waf.block_ip → alicloud.waf.block_ip), else the
+// nearest by spelling.
+func actionHint(name string, names []string) string {
+	var suffixed []string
+	for _, n := range names {
+		if strings.HasSuffix(n, "."+name) {
+			suffixed = append(suffixed, strconv.Quote(n))
+		}
+	}
+	switch len(suffixed) {
+	case 0:
+		return playbook.DidYouMean(name, names)
+	case 1:
+		return " (did you mean " + suffixed[0] + "?)"
+	}
+	return " (did you mean one of " + strings.Join(suffixed, ", ") + "?)"
+}
+
+// printActionTable prints one line per action.
+func printActionTable(w io.Writer, specs []activities.ActionSpec) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACTION\tCHANGES\tINVERSE\tDOES")
+	for _, s := range specs {
+		changes, inverse := "no", "-"
+		if s.Mutating {
+			changes = "yes"
+		}
+		if s.Inverse != "" {
+			inverse = s.Inverse
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, changes, inverse, s.Summary)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print the action table: %w", err)
+	}
+	fmt.Fprintln(w, "\nRun 'soar actions NAME' for an action's parameters, outputs, RAM permissions and an example step.")
+	return nil
 }
 
 func printActions(w io.Writer, specs []activities.ActionSpec) {

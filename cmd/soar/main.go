@@ -11,14 +11,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"runtime"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/opensoar/soar/internal/playbook"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=…"; empty
+// (or "dev", the Dockerfile's default) means the module's build information
+// tells.
+var version string
 
 // env is what every subcommand gets: its arguments and the process's streams.
 type env struct {
@@ -95,6 +101,9 @@ func run(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	name := args[0]
+	if name == "-v" || name == "--version" || name == "-version" {
+		name, args = "version", args[:1]
+	}
 	c, ok := cmds[name]
 	if !ok {
 		return fmt.Errorf("unknown command %q%s; run 'soar help' for the list", name, playbook.DidYouMean(name, keys(cmds)))
@@ -112,7 +121,7 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-10s %s\n", name, cmds[name].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'soar <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "Run 'soar <command> --help' for a command's flags; soar --version prints the version.")
 }
 
 func keys[V any](m map[string]V) []string {
@@ -142,15 +151,23 @@ func newFlagSet(e *env, name, argsUsage, description string) *flag.FlagSet {
 }
 
 // parseFlags parses args, accepting flags after positional arguments too
-// (soar validate playbooks --format json).
+// (soar validate playbooks --format json). --help prints the usage; a wrong
+// flag is answered in one line with a suggestion and a pointer to --help
+// (exit status 2), not with the whole usage.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
 			if errors.Is(err, flag.ErrHelp) {
+				usage()
 				return nil, err
 			}
-			return nil, exitError{code: 2}
+			return nil, usageError(fs, flagProblem(fs, err))
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -163,6 +180,25 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// flagProblem rewrites an error of the flag package in soar's spelling of
+// flags (--name) and suggests the nearest flag for an unknown one.
+func flagProblem(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if c := playbook.Closest(name, names); c != "" {
+			hint = " (did you mean --" + c + "?)"
+		}
+		return "unknown flag --" + name + hint
+	}
+	return flagNameRE.ReplaceAllString(msg, "flag --$1")
+}
+
+// flagNameRE matches the flag package's "flag -name" in its messages.
+var flagNameRE = regexp.MustCompile(`flag -([A-Za-z0-9][A-Za-z0-9_.-]*)`)
 
 // parseNoArgs parses the flags of a command that takes no positional
 // arguments, and refuses any.
@@ -185,10 +221,55 @@ func usageError(fs *flag.FlagSet, msg string) error {
 }
 
 func runVersion(_ context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "version", "", "Print the version of soar.")
-	if _, err := parseFlags(fs, args); err != nil {
+	fs := newFlagSet(e, "version", "", "Print the version of soar: the release (or module version), the commit it was built from and the Go version.")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "soar %s\n", version)
+	info, _ := debug.ReadBuildInfo()
+	fmt.Fprintln(e.stdout, versionString(version, info))
 	return nil
+}
+
+// versionString describes a build in one line, e.g.
+//
+//	soar v1.4.0 (commit 91d977a1b2c3, 2026-11-29T05:15:43Z; go1.26.8 linux/amd64)
+//	soar development build (commit 91d977a1b2c3, 2026-11-29T05:15:43Z, modified; go1.26.8 linux/amd64)
+//
+// stamp is main.version; info may be nil.
+func versionString(stamp string, info *debug.BuildInfo) string {
+	v := stamp
+	if v == "dev" {
+		v = ""
+	}
+	settings := map[string]string{}
+	goVersion := runtime.Version()
+	if info != nil {
+		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		if info.GoVersion != "" {
+			goVersion = info.GoVersion
+		}
+	}
+	if v == "" {
+		v = "development build"
+	}
+	var details []string
+	if rev := settings["vcs.revision"]; rev != "" {
+		details = append(details, "commit "+rev[:min(len(rev), 12)])
+	}
+	if t := settings["vcs.time"]; t != "" {
+		details = append(details, t)
+	}
+	if settings["vcs.modified"] == "true" {
+		details = append(details, "modified")
+	}
+	platform := goVersion + " " + runtime.GOOS + "/" + runtime.GOARCH
+	if len(details) == 0 {
+		return fmt.Sprintf("soar %s (%s)", v, platform)
+	}
+	return fmt.Sprintf("soar %s (%s; %s)", v, strings.Join(details, ", "), platform)
 }

@@ -19,6 +19,8 @@ func TestUnknownNameSuggestions(t *testing.T) {
 		{[]string{"frobnicate"}, `unknown command "frobnicate"; run 'soar help' for the list`},
 		{[]string{"actions", "alicloud.waf.blockip"}, `unknown action "alicloud.waf.blockip" (did you mean "alicloud.waf.block_ip"?)`},
 		{[]string{"actions", "nothing.like.it"}, `unknown action "nothing.like.it"`},
+		{[]string{"actions", "waf.block_ip"}, `unknown action "waf.block_ip" (did you mean "alicloud.waf.block_ip"?)`},
+		{[]string{"actions", "block_ip"}, `unknown action "block_ip" (did you mean one of "alicloud.cloudfw.block_ip", "alicloud.ecs.block_ip", "alicloud.waf.block_ip"?)`},
 	}
 	for _, tt := range tests {
 		_, errOut, code := soarIn(t, "", tt.args...)

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/expr"
@@ -35,12 +39,27 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("unknown --format %q: use text or json", *format)
 	}
+	// fail reports a problem that stops the check before any playbook is
+	// read; --format json still answers in JSON, as {"error": "…"}.
+	fail := func(err error) error {
+		if *format == "json" {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			if werr := enc.Encode(map[string]string{"error": err.Error()}); werr != nil {
+				return fmt.Errorf("write the error: %w", werr)
+			}
+		}
+		return err
+	}
 	if len(paths) == 0 {
-		paths = []string{"playbooks"}
+		if _, err := os.Stat(defaultPlaybookDir); errors.Is(err, os.ErrNotExist) {
+			return fail(fmt.Errorf("no PATH given, and the default directory ./%s does not exist here; name playbook files or directories: soar validate path/to/playbooks", defaultPlaybookDir))
+		}
+		paths = []string{defaultPlaybookDir}
 	}
 	cfg, celEnv, err := playbookEnv(*configPath, e.getenv)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	set, reports := playbook.LoadPaths(paths, playbook.Options{Env: celEnv, Config: &cfg})
 
@@ -79,7 +98,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 			plural(errs, "error"), plural(warnings, "warning"), plural(failed, "file"), plural(set.Len(), "playbook"))
 		return exitError{code: 1}
 	case set.Len() == 0:
-		fmt.Fprintf(e.stderr, "FAIL: no playbooks found in %v\n", paths)
+		fmt.Fprintf(e.stderr, "FAIL: %s\n", noPlaybooks(paths))
 		return exitError{code: 1}
 	}
 	summary := "ok: " + plural(set.Len(), "playbook")
@@ -92,6 +111,53 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, summary)
 	}
 	return nil
+}
+
+// defaultPlaybookDir is what soar validate checks when given no path.
+const defaultPlaybookDir = "playbooks"
+
+// noPlaybooks explains why paths held no playbook: playbook tests named
+// instead of playbooks, or directories whose playbooks are in
+// subdirectories (which are not searched).
+func noPlaybooks(paths []string) string {
+	var tests, dirs, subdirs []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		switch {
+		case err != nil:
+		case !info.IsDir():
+			if !playbook.IsPlaybookFile(p) && (strings.HasSuffix(p, ".test.yaml") || strings.HasSuffix(p, ".test.yml")) {
+				tests = append(tests, p)
+			}
+		default:
+			dirs = append(dirs, p)
+			entries, _ := os.ReadDir(p)
+			for _, en := range entries {
+				if en.IsDir() && !strings.HasPrefix(en.Name(), ".") {
+					subdirs = append(subdirs, filepath.Join(p, en.Name()))
+				}
+			}
+		}
+	}
+	if len(tests) == 1 && len(paths) == 1 {
+		return fmt.Sprintf("%s is a playbook test, not a playbook: run it with soar test %[1]s", tests[0])
+	}
+	msg := "no playbooks found in " + strings.Join(paths, ", ")
+	switch len(tests) {
+	case 0:
+	case 1:
+		msg += fmt.Sprintf("; %s is a playbook test: run it with soar test %[1]s", tests[0])
+	default:
+		msg += fmt.Sprintf("; %s are playbook tests: run them with soar test %s", strings.Join(tests, ", "), strings.Join(tests, " "))
+	}
+	if len(dirs) > 0 {
+		msg += " (a directory's *.yaml and *.yml files are read, not its subdirectories"
+		if len(subdirs) > 0 {
+			msg += "; name them to check them: soar validate " + strings.Join(subdirs, " ")
+		}
+		msg += ")"
+	}
+	return msg
 }
 
 // playbookEnv is what soar validate and soar test check playbooks in: the

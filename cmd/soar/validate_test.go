@@ -94,7 +94,7 @@ func TestValidateBroken(t *testing.T) {
 		t.Fatalf("soar validate on a broken copy = exit %d, want 1; stdout:\n%s", code, stdout)
 	}
 	for _, want := range []string{
-		"ERROR: " + host + ":" + posOf(t, host, "size(alert.iocs.ip)", len("size(alert.iocs.")) + ": undefined field 'ip' [cel-type]",
+		"ERROR: " + host + ":" + posOf(t, host, "size(alert.iocs.ip)", len("size(alert.iocs.")) + ": undefined field 'ip' (did you mean \"ips\"?) [cel-type]",
 		"ERROR: " + host + ":" + posOf(t, host, "alicloud.ecs.isolate_instanse", 0) + ": unknown action \"alicloud.ecs.isolate_instanse\" (did you mean \"alicloud.ecs.isolate_instance\"?) [unknown-action]",
 		"ERROR: " + waf + ":" + posOf(t, waf, "secopz", 0) + ": unknown notification channel \"secopz\"",
 		" |     action: alicloud.ecs.isolate_instanse\n | ............^",
@@ -167,6 +167,15 @@ func TestValidateConfig(t *testing.T) {
 }
 
 func TestValidateUsage(t *testing.T) {
+	nested := t.TempDir()
+	if err := os.Mkdir(filepath.Join(nested, "team"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../playbooks/crypto-miner.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(nested, "team"), "crypto-miner.yaml", string(b))
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -174,6 +183,10 @@ func TestValidateUsage(t *testing.T) {
 	}{
 		{"missing path", []string{"validate", "no/such/dir"}, "[read-error]"},
 		{"empty directory", []string{"validate", t.TempDir()}, "FAIL: no playbooks found"},
+		{"playbook test", []string{"validate", "../../playbooks/crypto-miner.test.yaml"},
+			"FAIL: ../../playbooks/crypto-miner.test.yaml is a playbook test, not a playbook: run it with soar test ../../playbooks/crypto-miner.test.yaml\n"},
+		{"playbooks in a subdirectory", []string{"validate", nested},
+			"FAIL: no playbooks found in " + nested + " (a directory's *.yaml and *.yml files are read, not its subdirectories; name them to check them: soar validate " + filepath.Join(nested, "team") + ")\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := runSoar(t, tt.args...)
@@ -186,6 +199,39 @@ func TestValidateUsage(t *testing.T) {
 	e := &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 	if err := run(context.Background(), e, []string{"validate", "--format", "xml"}); err == nil || !strings.Contains(err.Error(), "unknown --format") {
 		t.Errorf("--format xml error = %v, want unknown --format", err)
+	}
+}
+
+// TestValidateNoDefaultDir runs soar validate without a path where there is
+// no ./playbooks: it says so and how to name one, in JSON too.
+func TestValidateNoDefaultDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const want = "no PATH given, and the default directory ./playbooks does not exist here; name playbook files or directories: soar validate path/to/playbooks"
+	if _, errOut, code := soarIn(t, "", "validate"); code != -1 || errOut != want {
+		t.Errorf("soar validate = exit %d, error %q; want %q", code, errOut, want)
+	}
+	stdout, errOut, code := soarIn(t, "", "validate", "--format", "json")
+	var got struct{ Error string }
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.Error != want || code != -1 || errOut != want {
+		t.Errorf("soar validate --format json = exit %d, stdout %q (%v), error %q; want {\"error\": %q}", code, stdout, err, errOut, want)
+	}
+}
+
+// TestValidateJSONConfigError checks that --format json answers a config
+// error in JSON on stdout.
+func TestValidateJSONConfigError(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "soar.yaml")
+	if err := os.WriteFile(cfg, []byte("temporal:\n  adress: x:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, errOut, code := soarIn(t, "", "validate", "--format", "json", "--config", cfg, "../../playbooks")
+	var got map[string]string
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	want := map[string]string{"error": "config " + cfg + `: temporal.adress: unknown key (did you mean "address"?) at line 2`}
+	if diff := cmp.Diff(want, got); diff != "" || code != -1 || errOut != want["error"] {
+		t.Errorf("soar validate --format json with a bad config: exit %d, error %q, JSON (-want +got):\n%s", code, errOut, diff)
 	}
 }
 

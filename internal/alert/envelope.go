@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -126,9 +129,78 @@ func envelopeError(err error) error {
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return invalid(strings.Trim(name, `"`), "not a member of the alert envelope (DESIGN §4)")
+		name = strings.Trim(name, `"`)
+		return invalid(name, "not a member of the alert envelope%s (see Alerts in README.md)", memberHint(name))
 	}
 	return invalid("envelope", "%s", strings.TrimPrefix(msg, "json: "))
+}
+
+// memberHint returns ` (did you mean "x"?)` for the envelope member nearest
+// to name (at any level: encoding/json names only the member), or "".
+func memberHint(name string) string {
+	var members []string
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for f := range t.Fields() {
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" && tag != "-" {
+				members = append(members, tag)
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[Alert]())
+	lower := strings.ToLower(name)
+	best, bestDist := "", max(2, len(name)/3)+1
+	for _, m := range members {
+		if d := editDistance(lower, m); d > 0 && d < bestDist {
+			best, bestDist = m, d
+		}
+	}
+	if best == "" && len(lower) >= 4 {
+		// A word of a longer member: instance → instance_id.
+		for _, m := range members {
+			if slices.Contains(strings.Split(m, "_"), lower) {
+				best = m
+				break
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the optimal-string-alignment distance, as in
+// playbook.DidYouMean (which alert cannot import).
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
 
 func goTypeName(t string) string {

@@ -2,6 +2,7 @@ package playbook
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +81,23 @@ func TestSchemaKeysMatchParser(t *testing.T) {
 	} {
 		if diff := cmp.Diff(tc.keys, tc.schema); diff != "" {
 			t.Errorf("%s: schema properties differ from the parser's keys (-parser +schema):\n%s", tc.what, diff)
+		}
+	}
+}
+
+// TestSchemaURLDocumented keeps the schema's stable URL in the READMEs,
+// which tell editors where to find it outside playbooks/.
+func TestSchemaURLDocumented(t *testing.T) {
+	for _, path := range []string{"../../README.md", "../../playbooks/README.md"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "$schema=" + SchemaID; !strings.Contains(string(b), want) {
+			t.Errorf("%s does not give the schema's stable URL %q", path, want)
+		}
+		if strings.Contains(string(b), "DESIGN") {
+			t.Errorf("%s points at DESIGN.md, which is not in this repository", path)
 		}
 	}
 }

@@ -66,6 +66,10 @@ type Options struct {
 	// ReadTimeout bounds each API call; zero means DefaultReadTimeout. It is
 	// lowered further to stay below the activity's own deadline.
 	ReadTimeout time.Duration
+	// MetadataURL is the ECS instance metadata service the instance RAM
+	// role's credentials come from (ALIBABA_CLOUD_ECS_METADATA); empty
+	// means DefaultMetadataURL. Tests use a local server.
+	MetadataURL string
 }
 
 // Activities implements every alicloud.* action with the classic Alibaba
@@ -84,6 +88,7 @@ type Activities struct {
 	poll           time.Duration
 	readTimeout    time.Duration
 	roles          map[string]*roleProvider
+	instanceRole   *instanceRoleProvider
 	locks          *keyedMutex
 }
 
@@ -118,6 +123,7 @@ func New(opts Options) (*Activities, error) {
 		poll:           opts.PollInterval,
 		readTimeout:    opts.ReadTimeout,
 		roles:          map[string]*roleProvider{},
+		instanceRole:   &instanceRoleProvider{url: opts.MetadataURL},
 		locks:          newKeyedMutex(),
 	}
 	if a.getenv == nil {
@@ -128,6 +134,9 @@ func New(opts Options) (*Activities, error) {
 	}
 	if a.base == nil {
 		a.base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if a.instanceRole.url == "" {
+		a.instanceRole.url = DefaultMetadataURL
 	}
 	if a.poll <= 0 {
 		a.poll = DefaultPollInterval
@@ -148,6 +157,9 @@ func New(opts Options) (*Activities, error) {
 			}
 		default:
 			errs = append(errs, fmt.Errorf("account %s: scheme %q, want https or http", name, acct.Scheme))
+		}
+		if name == opts.DefaultAccount {
+			acct = a.roleFromEnv(acct)
 		}
 		a.accounts[name] = acct
 		if acct.RoleARN != "" {

@@ -24,10 +24,16 @@
 // the activity's deadline; AutoRetry is off. The live cloud is HTTPS; an
 // account with an endpoint (the sandbox) sets client.Domain and may use
 // plain HTTP. Credentials come from the variables the account names (an
-// access key, with a security token when set); with role_arn, a small
-// provider of this package assumes the role through STS AssumeRole over
-// the account's endpoint and scheme (the SDK's own provider is HTTPS only)
-// and caches the credentials until five minutes before they expire.
+// access key, with a security token when set); for the default account
+// without an access key on an ECS instance, from the instance RAM role
+// named by ALIBABA_CLOUD_ECS_METADATA (metadata service, IMDSv2 with an
+// IMDSv1 fallback unless ALIBABA_CLOUD_IMDSV1_DISABLED is true). With
+// role_arn (for the default account also ALIBABA_CLOUD_ROLE_ARN and
+// ALIBABA_CLOUD_ROLE_SESSION_NAME), a small provider of this package
+// assumes the role through STS AssumeRole over the account's endpoint and
+// scheme (the SDK's own provider is HTTPS only). Temporary credentials are
+// cached until five minutes before they expire. OIDC (RRSA) and
+// credential files are not supported.
 //
 // # API facts relied on
 //

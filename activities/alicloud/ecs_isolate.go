@@ -134,8 +134,9 @@ func (s *session) findQuarantineGroup(c *ecs.Client, vpcID string) (string, erro
 // createQuarantineGroup creates soar-quarantine in a VPC: no inbound but
 // SSH from the forensics network (if configured), no outbound but HTTP and
 // HTTPS to Alibaba Cloud's internal services (serviceCIDR: the Cloud
-// Assistant agent and the metadata server), no traffic between members. The ClientTokens depend only on the VPC, so concurrent
-// or repeated isolations create one group.
+// Assistant agent and the metadata server), no traffic between members.
+// The ClientTokens depend only on the VPC, so concurrent or repeated
+// isolations create one group.
 func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
 	base := activities.Meta{}
 	req := ecs.CreateCreateSecurityGroupRequest()

@@ -178,9 +178,17 @@ log: { level: loud, colour: true }
 }
 
 func TestLoadWrongTypeStillValidates(t *testing.T) {
-	_, err := Parse([]byte("nats: { max_deliver: lots, replicas: 2 }\n"))
-	if err == nil || !strings.Contains(err.Error(), "line 1: cannot unmarshal") || !strings.Contains(err.Error(), "nats.replicas: 2") {
-		t.Errorf("Parse(wrong type) = %v, want the type error and the validation problems", err)
+	_, err := Parse([]byte("nats: { max_deliver: lots, replicas: 2 }\nplaybooks:\n  watch: maybe\ntemporal: [a]\napprovers: { secops: analyst }\n"))
+	for _, want := range []string{
+		`nats.max_deliver: "lots" is not a whole number at line 1`,
+		`playbooks.watch: "maybe" is not true or false at line 3`,
+		"temporal: a list is not a mapping at line 4",
+		`approvers.secops: "analyst" is not a list at line 5`,
+		"nats.replicas: 2, want 1, 3 or 5", // the rest is still validated
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(wrong types) error lacks %q; got:\n%v", want, err)
+		}
 	}
 }
 

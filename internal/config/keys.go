@@ -12,21 +12,27 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// unknownKeys walks the YAML document against the type of Config and
-// returns one error per key that no field takes, named by its full path,
+// keyWalker walks the YAML document against the type of Config. It
+// collects one error per key that no field takes, named by its full path,
 // with a suggestion for a likely typo and the line:
 //
 //	temporal.adress: unknown key (did you mean "address"?) at line 2
 //
-// yaml.v3's own message ("field adress not found in type config.Temporal")
-// names neither the path nor the keys that exist.
-func unknownKeys(doc *yaml.Node) []error {
-	var errs []error
-	walkKeys(doc, reflect.TypeFor[Config](), "", &errs)
-	return errs
+// (yaml.v3's own message, "field adress not found in type config.Temporal",
+// names neither the path nor the keys that exist), and the path of every
+// value, so that type errors can name it too.
+type keyWalker struct {
+	unknown []error
+	values  []keyedValue
 }
 
-func walkKeys(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+// keyedValue is a value node and the path of its key.
+type keyedValue struct {
+	path string
+	node *yaml.Node
+}
+
+func (w *keyWalker) walk(n *yaml.Node, t reflect.Type, path string) {
 	if n == nil {
 		return
 	}
@@ -35,9 +41,12 @@ func walkKeys(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	}
 	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
-			walkKeys(c, t, path, errs)
+			w.walk(c, t, path)
 		}
 		return
+	}
+	if path != "" {
+		w.values = append(w.values, keyedValue{path, n})
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -66,26 +75,82 @@ func walkKeys(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 			}
 			ft, ok := fields[k.Value]
 			if !ok {
-				*errs = append(*errs, fmt.Errorf("%s: unknown key%s at line %d", join(k.Value), didYouMean(k.Value, names), k.Line))
+				w.unknown = append(w.unknown, fmt.Errorf("%s: unknown key%s at line %d", join(k.Value), didYouMean(k.Value, names), k.Line))
 				continue
 			}
-			walkKeys(v, ft, join(k.Value), errs)
+			w.walk(v, ft, join(k.Value))
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkKeys(n.Content[i+1], t.Elem(), join(n.Content[i].Value), errs)
+			w.walk(n.Content[i+1], t.Elem(), join(n.Content[i].Value))
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
 		for i, c := range n.Content {
-			walkKeys(c, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
+			w.walk(c, t.Elem(), path+"["+strconv.Itoa(i)+"]")
 		}
 	}
+}
+
+// typeErrorRE matches yaml.v3's message for a value of the wrong type.
+var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+
+// typeProblem rewrites yaml.v3's "line 3: cannot unmarshal !!str `lots`
+// into int" as "nats.max_deliver: "lots" is not a whole number at line 3"
+// when it can tell which key the value belongs to.
+func (w *keyWalker) typeProblem(msg string) error {
+	m := typeErrorRE.FindStringSubmatch(msg)
+	if m == nil {
+		return errors.New(msg)
+	}
+	line, _ := strconv.Atoi(m[1])
+	tag, text, into := m[2], m[3], m[4]
+	prefix, truncated := strings.CutSuffix(text, "...")
+	for _, kv := range w.values {
+		n := kv.node
+		if n.Line != line || n.ShortTag() != tag {
+			continue
+		}
+		if text != "" && n.Value != text && !(truncated && strings.HasPrefix(n.Value, prefix)) {
+			continue
+		}
+		got := describeNode(n)
+		return fmt.Errorf("%s: %s is not %s at line %d", kv.path, got, describeType(into), line)
+	}
+	return errors.New(msg)
+}
+
+// describeNode names a YAML value for a message.
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return strconv.Quote(n.Value)
+}
+
+// describeType names the Go type yaml.v3 decodes into, in YAML's terms.
+func describeType(t string) string {
+	switch {
+	case t == "time.Duration":
+		return "a duration (such as 30s, 10m or 24h)"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	}
+	return "a mapping"
 }
 
 // yamlFields maps the YAML keys of struct type t to their field types, the
@@ -128,13 +193,14 @@ func decodeProblems(err error, doc *yaml.Node) (problems []error, ok bool) {
 	if !errors.As(err, &te) {
 		return []error{fmt.Errorf("parse YAML: %w", err)}, false
 	}
-	unknown := unknownKeys(doc)
-	problems = append(problems, unknown...)
+	var w keyWalker
+	w.walk(doc, reflect.TypeFor[Config](), "")
+	problems = append(problems, w.unknown...)
 	for _, msg := range te.Errors {
-		if len(unknown) > 0 && notFoundRE.MatchString(msg) {
+		if len(w.unknown) > 0 && notFoundRE.MatchString(msg) {
 			continue
 		}
-		problems = append(problems, errors.New(msg))
+		problems = append(problems, w.typeProblem(msg))
 	}
 	return problems, true
 }

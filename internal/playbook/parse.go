@@ -357,7 +357,7 @@ func (p *parser) yamlError(err error) {
 func (p *parser) unquotedTemplate(line int, msg string) (int, int, bool) {
 	last := line
 	switch {
-	case strings.Contains(msg, "did not find expected ',' or") || strings.Contains(msg, "flow"):
+	case strings.Contains(msg, "did not find expected ',' or"):
 		last = line + 5
 	case strings.Contains(msg, "mapping values are not allowed"), strings.Contains(msg, "could not find expected ':'"):
 		last = line + 1

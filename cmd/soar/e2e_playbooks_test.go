@@ -52,7 +52,6 @@ const (
 	aliceKey     = "LTAI5tSandboxAlice0001"
 	engineKey    = "sandbox-ak"
 	cfwBookOut   = "soar-blocklist-out"
-	cfwBookIn    = "soar-blocklist-in"
 	sshLoginIP   = "198.18.7.7" // the abnormal-login variant's source
 	e2ePBTimeout = 3 * time.Minute
 )
@@ -398,8 +397,9 @@ func checkDDoSDomain(t *testing.T, sb sandbox.State) {
 }
 
 // testThreatIntelSample: web-01 beaconing to a C&C server → the address in
-// the outbound Cloud Firewall blocklist, no security group touched (the
-// Cloud Firewall log names none), secops told.
+// the outbound Cloud Firewall blocklist and, by instance (the Cloud Firewall
+// log names no security group), an egress drop rule in each of web-01's
+// security groups, secops told.
 func testThreatIntelSample(t *testing.T, s *devStack) {
 	ctx := testContext(t, e2ePBTimeout)
 	id := workflows.IncidentID("threat-intel-c2", web01+"/"+c2IP)
@@ -407,65 +407,91 @@ func testThreatIntelSample(t *testing.T, s *devStack) {
 	n := s.waitNotification(ctx, t, id, "notify")
 	checkNotification(t, n, "C&C connection from "+web01,
 		`(?s)\ni-bp1sandboxweb01 connected to 203.0.113.99 \(beacon.c2.example\)\n`+
-			`Cloud Firewall: succeeded; security groups: skipped \(the alert names none\)`)
+			`Cloud Firewall: succeeded; security groups: succeeded \(1 of 1 address\(es\) in sg-bp1sandboxweb\)\n`+
+			`blocked for 7 days after the last alert`)
 	st := s.status(ctx, t, id)
-	checkSteps(t, st, map[string]string{"block_firewall": "succeeded", "block_groups": "skipped", "notify": "succeeded"})
-	checkReverts(t, st, map[string]string{"block_firewall": "alicloud.cloudfw.unblock_ip scheduled"})
+	checkSteps(t, st, map[string]string{"block_firewall": "succeeded", "block_groups": "succeeded", "notify": "succeeded"})
+	checkReverts(t, st, map[string]string{"block_firewall": "alicloud.cloudfw.unblock_ip scheduled", "block_groups": "alicloud.ecs.unblock_ip scheduled"})
 	checkState(t, st, workflows.StateReverting)
 	sb := s.sandboxState(ctx, t)
 	checkCFWBlock(t, sb, cfwBookOut, "out", c2IP, itemOutput(stepOf(st, "block_firewall"), 0))
-	for _, g := range sb.ECS.SecurityGroups {
-		for _, r := range g.Rules {
-			if sameAddr(c2IP)(r.DestCidrIP) || sameAddr(c2IP)(r.SourceCidrIP) {
-				t.Errorf("security group %s has a rule for %s: %+v; the alert names no group", g.ID, c2IP, r)
+	checkInstanceBlock(t, sb, web01, []string{sgWeb}, "egress", "ALL", "-1/-1", c2IP, itemOutput(stepOf(st, "block_groups"), 0))
+}
+
+// checkInstanceBlock: a block by instance (alicloud.ecs.block_ip with
+// instance_id) reported the groups want and, in each, a drop rule that the
+// sandbox holds: one rule for ip in that direction, protocol and ports,
+// the one the step's output names at the same index.
+func checkInstanceBlock(t *testing.T, sb sandbox.State, instance string, want []string, direction, proto, ports, ip string, out map[string]any) {
+	t.Helper()
+	var groups, rules []string
+	for _, key := range []string{"security_group_ids", "rule_ids"} {
+		v, _ := out[key].([]any)
+		for _, x := range v {
+			if key == "rule_ids" {
+				rules = append(rules, fmt.Sprint(x))
+			} else {
+				groups = append(groups, fmt.Sprint(x))
 			}
+		}
+	}
+	if fmt.Sprint(out["instance_id"]) != instance || !slices.Equal(groups, want) || len(rules) != len(groups) {
+		t.Errorf("block by instance output %v: want instance %s, groups %v and a rule in each", out, instance, want)
+		return
+	}
+	for i, g := range groups {
+		got := dropRulesFor(sb, g, ip)
+		if len(got) != 1 || got[0].ID != rules[i] || got[0].Direction != direction || got[0].IPProtocol != proto || got[0].PortRange != ports {
+			t.Errorf("drop rules for %s in %s = %+v, want one %s %s %s rule, %s (the block's output)", ip, g, got, direction, proto, ports, rules[i])
 		}
 	}
 }
 
 // testSSHBruteForceSample: a brute force that has not got in (no
-// approval), and Security Center names no security group → the source
-// dropped inbound at the Cloud Firewall for 4h.
+// approval) on web-01 → the source dropped inbound on port 22 in each of
+// web-01's security groups (a block by instance: Security Center names no
+// group) for 4h.
 func testSSHBruteForceSample(t *testing.T, s *devStack) {
 	ctx := testContext(t, e2ePBTimeout)
-	id := "ssh-bruteforce." + attackerIP
+	id := workflows.IncidentID("ssh-bruteforce", attackerIP+"/"+web01)
 	s.publishSample(ctx, t, "ssh-bruteforce")
 	n := s.waitNotification(ctx, t, id, "notify")
 	checkNotification(t, n, "SSH brute force on web-01 from "+attackerIP,
-		`(?s)\(57 attempt\(s\), user root, port 22\)\nblocked at the Cloud Firewall for 4h after the last attempt`)
+		`(?s)\(57 attempt\(s\), user root, port 22\)\nblocked in the security groups of web-01 \(sg-bp1sandboxweb\) for 4h after the last attempt\n`)
 	st := s.status(ctx, t, id)
-	checkSteps(t, st, map[string]string{"confirm": "skipped", "block_groups": "skipped", "block_firewall": "succeeded", "notify": "succeeded"})
-	checkReverts(t, st, map[string]string{"block_firewall": "alicloud.cloudfw.unblock_ip scheduled"})
+	checkSteps(t, st, map[string]string{"confirm": "skipped", "block_groups": "succeeded", "block_firewall": "skipped", "notify": "succeeded"})
+	checkReverts(t, st, map[string]string{"block_groups": "alicloud.ecs.unblock_ip scheduled"})
 	checkState(t, st, workflows.StateReverting)
-	checkCFWBlock(t, s.sandboxState(ctx, t), cfwBookIn, "in", attackerIP, stepOf(st, "block_firewall").Output)
+	checkInstanceBlock(t, s.sandboxState(ctx, t), web01, []string{sgWeb}, "ingress", "TCP", "22/22", attackerIP, stepOf(st, "block_groups").Output)
 }
 
 // testSSHAbnormalLogin: the sample never waits for an approval, so this
-// case sends what does: an abnormal (successful) login naming web-01's
-// security group → secops confirms the block → an ingress drop rule for
-// the source on the login port in that group.
+// case sends what does: an abnormal (successful) login to db-01 (which no
+// other case isolates, so its groups stay put) → secops confirms the block
+// → an ingress drop rule for the source on the login port in db-01's
+// security group.
 func testSSHAbnormalLogin(t *testing.T, s *devStack) {
 	ctx := testContext(t, e2ePBTimeout)
-	id := "ssh-bruteforce." + sshLoginIP
+	id := workflows.IncidentID("ssh-bruteforce", sshLoginIP+"/"+db01)
 	s.publish(ctx, t, "alerts.sas.abnormal_login", map[string]any{
 		"id": "e2e-abnormal-login", "source": "alibaba.sas", "type": "abnormal_login", "severity": 4,
-		"title": "Unusual SSH login to web-01", "source_ip": sshLoginIP,
-		"resource": map[string]any{"instance_id": web01, "hostname": "web-01", "security_group_ids": []string{sgWeb}},
+		"title": "Unusual SSH login to db-01", "source_ip": sshLoginIP,
+		"resource": map[string]any{"instance_id": db01, "hostname": "db-01"},
 		"labels":   map[string]any{"login_user": "deploy", "port": "2222"},
 	})
 	st := s.waitStatus(ctx, t, id, "confirm awaiting approval", func(st workflows.Status) bool {
 		return len(st.Pending) == 1 && st.Pending[0].Step == "confirm"
 	})
-	if msg := st.Pending[0].Message; !strings.Contains(msg, "deploy logged in to web-01 from "+sshLoginIP) {
+	if msg := st.Pending[0].Message; !strings.Contains(msg, "deploy logged in to db-01 from "+sshLoginIP) {
 		t.Errorf("confirm message %q, want it to name the user, host and source", msg)
 	}
-	if rules := dropRulesFor(s.sandboxState(ctx, t), sgWeb, sshLoginIP); len(rules) != 0 {
-		t.Errorf("before the approval %s has drop rules for %s: %+v", sgWeb, sshLoginIP, rules)
+	if rules := dropRulesFor(s.sandboxState(ctx, t), sgDB, sshLoginIP); len(rules) != 0 {
+		t.Errorf("before the approval %s has drop rules for %s: %+v", sgDB, sshLoginIP, rules)
 	}
 	s.approve(ctx, t, id, "confirm")
 	n := s.waitNotification(ctx, t, id, "notify")
-	checkNotification(t, n, "SSH abnormal login on web-01 from "+sshLoginIP,
-		`(?s)blocked in the security groups for 4h after the last attempt\nthe login SUCCEEDED: check web-01`)
+	checkNotification(t, n, "SSH abnormal login on db-01 from "+sshLoginIP,
+		`(?s)blocked in the security groups of db-01 \(sg-bp1sandboxdb0\) for 4h after the last attempt\nthe login SUCCEEDED: check db-01`)
 	st = s.status(ctx, t, id)
 	checkSteps(t, st, map[string]string{"confirm": "succeeded", "block_groups": "succeeded", "block_firewall": "skipped", "notify": "succeeded"})
 	checkReverts(t, st, map[string]string{"block_groups": "alicloud.ecs.unblock_ip scheduled"})
@@ -473,12 +499,7 @@ func testSSHAbnormalLogin(t *testing.T, s *devStack) {
 	if got := stepOf(st, "confirm").ApprovedBy; !slices.Equal(got, []string{"analyst"}) {
 		t.Errorf("confirm approved by %v, want [analyst]", got)
 	}
-	rules := dropRulesFor(s.sandboxState(ctx, t), sgWeb, sshLoginIP)
-	if len(rules) != 1 || rules[0].Direction != "ingress" || rules[0].IPProtocol != "TCP" || rules[0].PortRange != "2222/2222" ||
-		rules[0].ID != fmt.Sprint(itemOutput(stepOf(st, "block_groups"), 0)["rule_id"]) {
-		t.Errorf("drop rules for %s in %s = %+v, want one TCP 2222/2222 ingress rule, the one block_groups made (%v)",
-			sshLoginIP, sgWeb, rules, itemOutput(stepOf(st, "block_groups"), 0))
-	}
+	checkInstanceBlock(t, s.sandboxState(ctx, t), db01, []string{sgDB}, "ingress", "TCP", "2222/2222", sshLoginIP, stepOf(st, "block_groups").Output)
 }
 
 // testLeakedKeySample: alice's key used from 203.0.113.7 → secops paged,
@@ -616,8 +637,8 @@ func testSampleIncidents(t *testing.T, s *devStack) {
 		"crypto-miner." + db01,
 		"ddos-scrubbing." + site,
 		"leaked-access-key." + aliceKey,
-		"ssh-bruteforce." + sshLoginIP,
-		"ssh-bruteforce." + attackerIP,
+		workflows.IncidentID("ssh-bruteforce", sshLoginIP+"/"+db01),
+		workflows.IncidentID("ssh-bruteforce", attackerIP+"/"+web01),
 		workflows.IncidentID("threat-intel-c2", web01+"/"+c2IP),
 		workflows.IncidentID("vuln-priority", db01+"/CVE-2024-6387"),
 		// The flood sample's quarter hour, and the two quarter hours of

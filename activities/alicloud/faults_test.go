@@ -53,8 +53,6 @@ func faultCases() []faultCase {
 			api:    "CreateDefenseTemplate",
 			check:  wantWAFBlocked(true),
 			reject: "InvalidParameter", errType: activities.ErrTypeInvalidInput,
-			knownBugs: map[string]string{"ModifyTemplateResources": "the retry finds soar's template created by the failed " +
-				"attempt and never binds it to the protected objects: the IP lands in a rule that protects nothing"},
 		},
 		{
 			action: activities.WAFUnblockIP,

@@ -47,8 +47,14 @@ func (s *session) wafClient() (*wafClient, error) {
 }
 
 // call sends one WAF 3.0 API call (POST, form parameters in the body) and
-// decodes the JSON answer into out.
+// decodes the JSON answer into out. Cloud errors come back classified.
 func (w *wafClient) call(action string, query, form map[string]string, out any) error {
+	return classify("waf."+action, w.callRaw(action, query, form, out))
+}
+
+// callRaw is call with the SDK's own error, for the callers that branch on
+// its code (isNotFound) before classifying it.
+func (w *wafClient) callRaw(action string, query, form map[string]string, out any) error {
 	req := requests.NewCommonRequest()
 	req.Method = "POST"
 	req.Product, req.Version, req.ApiName = "waf-openapi", wafVersion, action
@@ -65,13 +71,13 @@ func (w *wafClient) call(action string, query, form map[string]string, out any) 
 	req.SetReadTimeout(w.s.a.callTimeout(w.s.ctx))
 	resp, err := w.c.ProcessCommonRequest(req)
 	if err != nil {
-		return classify("waf."+action, err)
+		return err
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(resp.GetHttpContentBytes(), out); err != nil {
-		return fmt.Errorf("waf.%s: decode the answer: %w", action, err)
+		return fmt.Errorf("decode the answer: %w", err)
 	}
 	return nil
 }
@@ -186,6 +192,15 @@ func (w *wafClient) createTemplate(instanceID string) (int64, error) {
 	if err := w.call("CreateDefenseTemplate", q, nil, &created); err != nil {
 		return 0, err
 	}
+	if err := w.bindAll(instanceID, created.TemplateId); err != nil {
+		return 0, err
+	}
+	w.s.log.Info("waf template created", "instance_id", instanceID, "template_id", created.TemplateId)
+	return created.TemplateId, nil
+}
+
+// bindAll binds the template to every protected object of the instance.
+func (w *wafClient) bindAll(instanceID string, templateID int64) error {
 	var resources []string
 	for page := 1; page <= 40; page++ {
 		var resp struct {
@@ -194,7 +209,7 @@ func (w *wafClient) createTemplate(instanceID string) (int64, error) {
 		}
 		q := map[string]string{"InstanceId": instanceID, "PageNumber": strconv.Itoa(page), "PageSize": strconv.Itoa(wafPageSize)}
 		if err := w.call("DescribeDefenseResources", q, nil, &resp); err != nil {
-			return 0, err
+			return err
 		}
 		for _, r := range resp.Resources {
 			resources = append(resources, r.Resource)
@@ -205,13 +220,12 @@ func (w *wafClient) createTemplate(instanceID string) (int64, error) {
 	}
 	for chunk := range slices.Chunk(resources, 200) {
 		b, _ := json.Marshal(chunk)
-		q := map[string]string{"InstanceId": instanceID, "TemplateId": strconv.FormatInt(created.TemplateId, 10), "BindResources": string(b)}
+		q := map[string]string{"InstanceId": instanceID, "TemplateId": strconv.FormatInt(templateID, 10), "BindResources": string(b)}
 		if err := w.call("ModifyTemplateResources", q, nil, nil); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	w.s.log.Info("waf template created", "instance_id", instanceID, "template_id", created.TemplateId, "resources", len(resources))
-	return created.TemplateId, nil
+	return nil
 }
 
 // rules lists the ip_blacklist rules of a template.
@@ -315,8 +329,14 @@ func (a *Activities) WAFBlockIP(ctx context.Context, in activities.WAFBlockIPInp
 		}
 	}
 	var plan []string
-	if tid == 0 {
+	switch {
+	case tid == 0:
 		plan = append(plan, planf("create the WAF ip_blacklist template %s in %s, bound to every protected object", wafTemplateName, out.InstanceID))
+	case len(rules) == 0:
+		// An attempt that created the template may have failed before it
+		// bound it; an emptied template may predate protected objects
+		// added since. Binding is idempotent: bind again.
+		plan = append(plan, planf("bind the WAF template %s of %s to every protected object", wafTemplateName, out.InstanceID))
 	}
 	target := -1
 	for i, r := range rules {
@@ -337,11 +357,16 @@ func (a *Activities) WAFBlockIP(ctx context.Context, in activities.WAFBlockIPInp
 		out.Outcome = outcome(in.Meta, false, plan)
 		return out, nil
 	}
-	if tid == 0 {
+	switch {
+	case tid == 0:
 		if tid, err = w.createTemplate(out.InstanceID); err != nil {
 			return out, err
 		}
 		out.TemplateID = strconv.FormatInt(tid, 10)
+	case len(rules) == 0:
+		if err := w.bindAll(out.InstanceID, tid); err != nil {
+			return out, err
+		}
 	}
 	if target >= 0 {
 		if err := w.modify(out.InstanceID, tid, rules[target], append(rules[target].addresses(), addr)); err != nil {
@@ -439,8 +464,8 @@ func (a *Activities) WAFUnblockIP(ctx context.Context, in activities.WAFUnblockI
 		rest := slices.DeleteFunc(r.addresses(), func(x string) bool { return sameAddress(x, addr) })
 		if len(rest) == 0 {
 			q := map[string]string{"InstanceId": out.InstanceID, "TemplateId": strconv.FormatInt(tid, 10), "RuleIds": strconv.FormatInt(r.ID, 10)}
-			if err := w.call("DeleteDefenseRule", q, nil, nil); err != nil && !isNotFound(err) {
-				return out, err
+			if err := w.callRaw("DeleteDefenseRule", q, nil, nil); err != nil && !isNotFound(err) {
+				return out, classify("waf.DeleteDefenseRule", err)
 			}
 			out.RuleDeleted = true
 			continue

@@ -176,3 +176,20 @@ func TestWAFGuardrailsAndErrors(t *testing.T) {
 	err = c.run(activities.WAFBlockIP, activities.WAFBlockIPInput{Meta: meta("b"), IP: attacker, InstanceID: "waf_nope"}, nil)
 	wantAppError(t, err, activities.ErrTypeCloudNotFound, "InvalidInstanceId.NotFound", "request")
 }
+
+// TestWAFUnblockRuleAlreadyGone: a DeleteDefenseRule answered NotFound (a
+// retry after a lost answer, or an operator deleted the rule) is the
+// removal done, not a failure.
+func TestWAFUnblockRuleAlreadyGone(t *testing.T) {
+	c := newTestCloud(t)
+	var b activities.WAFBlockIPOutput
+	c.mustRun(activities.WAFBlockIP, activities.WAFBlockIPInput{Meta: meta("b"), IP: attacker}, &b)
+	c.srv.InjectFault(sandbox.Fault{Action: "DeleteDefenseRule", Code: "InvalidRuleId.NotFound", Message: "The rule does not exist."})
+	var u activities.WAFUnblockIPOutput
+	if err := c.run(activities.WAFUnblockIP, activities.WAFUnblockIPInput{Meta: meta("u"), IP: attacker, RuleID: b.RuleID}, &u); err != nil {
+		t.Fatalf("unblock with the rule already gone: %v", err)
+	}
+	if !u.RuleDeleted || u.RuleID != b.RuleID {
+		t.Errorf("unblock = rule %s deleted %v, want rule %s deleted", u.RuleID, u.RuleDeleted, b.RuleID)
+	}
+}

@@ -83,7 +83,7 @@ func TestVersionCommand(t *testing.T) {
 			t.Errorf("soar %v = exit %d, stdout %q, stderr %q; want the version line", args, code, stdout, stderr)
 		}
 	}
-	if _, errOut, code := soarIn(t, "", "version", "foo"); code != -1 || errOut != `soar version takes no arguments, got ["foo"]` {
+	if _, errOut, code := soarIn(t, "", "version", "foo"); code != 2 || errOut != "soar version: takes no arguments, got foo\nRun 'soar version --help' for usage.\n" {
 		t.Errorf("soar version foo = exit %d, error %q; want it refused", code, errOut)
 	}
 }

@@ -201,14 +201,14 @@ func flagProblem(fs *flag.FlagSet, err error) string {
 var flagNameRE = regexp.MustCompile(`flag -([A-Za-z0-9][A-Za-z0-9_.-]*)`)
 
 // parseNoArgs parses the flags of a command that takes no positional
-// arguments, and refuses any.
+// arguments, and refuses any as a usage error.
 func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("soar %s takes no arguments, got %q", fs.Name(), rest)
+		return usageError(fs, "takes no arguments, got "+strings.Join(rest, " "))
 	}
 	return nil
 }

@@ -37,9 +37,9 @@ func TestUnknownNameSuggestions(t *testing.T) {
 // arguments refuse one before they start anything.
 func TestNoArgumentCommands(t *testing.T) {
 	for _, name := range []string{"ingest", "worker", "sandbox"} {
-		_, errOut, code := soarIn(t, "", name, "extra")
-		want := `soar ` + name + ` takes no arguments, got ["extra"]`
-		if code != -1 || errOut != want {
+		_, errOut, code := soarIn(t, "", name, "extra", "args")
+		want := "soar " + name + ": takes no arguments, got extra args\nRun 'soar " + name + " --help' for usage.\n"
+		if code != 2 || errOut != want {
 			t.Errorf("soar %s extra: exit %d, error %q; want %q", name, code, errOut, want)
 		}
 	}

@@ -109,6 +109,7 @@ func stateArg(inverse, param string) bool {
 	switch inverse + " " + param {
 	case activities.WAFUnblockIP + " rule_id",
 		activities.ECSUnblockIP + " rule_id",
+		activities.ECSUnblockIP + " rule_ids",
 		activities.ECSRestoreInstance + " original_groups",
 		activities.ECSRestoreInstance + " quarantine_group_id",
 		activities.DDoSRestoreCCMode + " mode":

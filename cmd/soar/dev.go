@@ -258,13 +258,19 @@ func liveCloudConfig(cfg *config.Config, getenv func(string) string) error {
 // its real address, gives the default account the sandbox's account ID
 // (alerts name their account by UID) unless it has one, and returns a getenv
 // that answers the accounts' credential variables with the sandbox engine's
-// key.
+// key (and the role variables of the live cloud with nothing).
 func sandboxConfig(cfg *config.Config, addr string, world sandbox.World, getenv func(string) string) (func(string) string, error) {
 	keyID, keySecret, ok := world.EngineCredentials()
 	if !ok {
 		return nil, errors.New("the sandbox world has no active engine access key")
 	}
-	creds := map[string]string{}
+	// The shell's role and instance-role variables name the live cloud's
+	// roles: on the sandbox every account uses the engine key.
+	creds := map[string]string{
+		"ALIBABA_CLOUD_ROLE_ARN":          "",
+		"ALIBABA_CLOUD_ROLE_SESSION_NAME": "",
+		"ALIBABA_CLOUD_ECS_METADATA":      "",
+	}
 	for name, a := range cfg.Cloud.Accounts {
 		a.Endpoint, a.Scheme = addr, "http"
 		if a.RoleARN != "" {

@@ -49,6 +49,7 @@ func TestSandboxConfig(t *testing.T) {
 	for k, want := range map[string]string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID": id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret, "ALIBABA_CLOUD_SECURITY_TOKEN": "",
 		"PROD_AK": id, "PROD_SK": secret, "PROD_TOKEN": "", "DINGTALK_URL": "env:DINGTALK_URL",
+		"ALIBABA_CLOUD_ROLE_ARN": "", "ALIBABA_CLOUD_ROLE_SESSION_NAME": "", "ALIBABA_CLOUD_ECS_METADATA": "",
 	} {
 		if got := getenv(k); got != want {
 			t.Errorf("getenv(%s) = %q, want %q", k, got, want)

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
-	"slices"
 	"strings"
+
+	"github.com/opensoar/soar/internal/suggest"
 )
 
 // envelopeKeys are the members of the envelope's JSON form.
@@ -154,53 +154,7 @@ func memberHint(name string) string {
 		}
 	}
 	walk(reflect.TypeFor[Alert]())
-	lower := strings.ToLower(name)
-	best, bestDist := "", max(2, len(name)/3)+1
-	for _, m := range members {
-		if d := editDistance(lower, m); d > 0 && d < bestDist {
-			best, bestDist = m, d
-		}
-	}
-	if best == "" && len(lower) >= 4 {
-		// A word of a longer member: instance → instance_id.
-		for _, m := range members {
-			if slices.Contains(strings.Split(m, "_"), lower) {
-				best = m
-				break
-			}
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the optimal-string-alignment distance, as in
-// playbook.DidYouMean (which alert cannot import).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
+	return suggest.DidYouMean(name, members)
 }
 
 func goTypeName(t string) string {

@@ -54,15 +54,3 @@ func TestCheckSubject(t *testing.T) {
 		}
 	}
 }
-
-func TestClosest(t *testing.T) {
-	candidates := []string{"trigger", "steps", "on_failure", "max_attempts", "alicloud.waf.block_ip", "dry_run"}
-	for s, want := range map[string]string{
-		"tigger": "trigger", "setps": "steps", "on-failure": "on_failure", "attempts": "max_attempts",
-		"alicloud.waf.blockip": "alicloud.waf.block_ip", "dry-run": "dry_run", "zzz": "", "description": "",
-	} {
-		if got := closest(s, candidates); got != want {
-			t.Errorf("closest(%q) = %q, want %q", s, got, want)
-		}
-	}
-}

@@ -58,7 +58,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	switch {
 	case len(rest) > 0:
-		return usageError(fs, fmt.Sprintf("takes no arguments, got %q", rest))
+		return usageError(fs, "takes no arguments, got "+strings.Join(rest, " "))
 	case *runs < 1:
 		return usageError(fs, fmt.Sprintf("--runs must be at least 1, got %d", *runs))
 	case *incidents < 0:

@@ -72,7 +72,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("soar dev takes no arguments, got %q", rest)
+		return usageError(fs, "takes no arguments, got "+strings.Join(rest, " "))
 	}
 	if o.natsAddr == "" || o.natsAddr == "-" {
 		return fmt.Errorf("--nats-addr %q: soar dev needs a NATS listener for alerts from outside (port 0 picks a free one)", o.natsAddr)

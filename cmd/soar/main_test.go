@@ -36,7 +36,7 @@ func TestUnknownNameSuggestions(t *testing.T) {
 // TestNoArgumentCommands checks that the commands without positional
 // arguments refuse one before they start anything.
 func TestNoArgumentCommands(t *testing.T) {
-	for _, name := range []string{"ingest", "worker", "sandbox"} {
+	for _, name := range []string{"ingest", "worker", "sandbox", "dev", "bench"} {
 		_, errOut, code := soarIn(t, "", name, "extra", "args")
 		want := "soar " + name + ": takes no arguments, got extra args\nRun 'soar " + name + " --help' for usage.\n"
 		if code != 2 || errOut != want {

@@ -244,7 +244,7 @@ func ensureEventsStream(ctx context.Context, js jetstream.JetStream, n config.NA
 	}
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        EventsStream,
-		Description: "soar incident events (DESIGN §2): audit and SIEM",
+		Description: "soar incident events (soar.events.<playbook>.<event>): audit and SIEM",
 		Subjects:    []string{prefix + ".>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,

@@ -203,7 +203,7 @@ func catalog() []ActionSpec {
 			Cloud: true, Mutating: true, Target: "ip",
 			Params: []Param{
 				{Name: "security_group_id", Type: TypeString, Description: "the security group to add the drop rule to; give it or instance_id", Default: "each group of instance_id"},
-				{Name: "instance_id", Type: TypeString, Description: "an ECS instance: the drop rule goes into each of its security groups (DescribeInstances); ignored when security_group_id is given"},
+				{Name: "instance_id", Type: TypeString, Description: "an ECS instance: the drop rule goes into each of its security groups (DescribeInstances) — while soar has it isolated, into the groups it will be restored to; ignored when security_group_id is given"},
 				{Name: "ip", Type: TypeString, Required: true, Description: "address or CIDR to drop; protected networks are refused"},
 				{Name: "protocol", Type: TypeString, Description: "IP protocol", Default: "all", Enum: []string{"all", "tcp", "udp", "icmp"}},
 				{Name: "port_range", Type: TypeString, Description: "port range a/b", Default: "-1/-1"},

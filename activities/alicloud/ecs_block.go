@@ -3,6 +3,7 @@ package alicloud
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -216,10 +217,15 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 		if len(inst.Groups) == 0 {
 			return out, notFound("ecs instance %s is in no security group", inst.ID)
 		}
-		groups = inst.Groups
+		var restoredTo bool
+		groups, restoredTo = blockGroups(inst)
 		out.InstanceID, out.SecurityGroupIDs, out.RuleIDs = inst.ID, slices.Clone(groups), make([]string, len(groups))
 		out.SecurityGroupID = groups[0]
-		plan = append(plan, planf("instance %s is in the security groups %s", inst.ID, strings.Join(groups, ", ")))
+		if restoredTo {
+			plan = append(plan, planf("instance %s is isolated by soar: block in the groups it will be restored to, %s", inst.ID, strings.Join(groups, ", ")))
+		} else {
+			plan = append(plan, planf("instance %s is in the security groups %s", inst.ID, strings.Join(groups, ", ")))
+		}
 	}
 	changed := false
 	for i, g := range groups {
@@ -433,4 +439,28 @@ func (s *session) unblockOne(ctx context.Context, c *ecs.Client, spec ruleSpec, 
 func ruleGone(err error) bool {
 	c := errCode(err)
 	return strings.Contains(c, "Rule") && strings.HasSuffix(c, "NotFound")
+}
+
+// blockGroups are the groups a block by instance goes to: the instance's
+// own groups or, while soar has it isolated, the groups recorded for its
+// restore (restoredTo true). A rule in the quarantine group would do
+// nothing now (it already drops everything) and would be left behind when
+// the instance is restored.
+func blockGroups(inst instanceInfo) (groups []string, restoredTo bool) {
+	qg := inst.Tags[quarantineTag]
+	rec := isolatedRecord(inst.Tags)
+	if qg == "" || len(rec) == 0 || !slices.Contains(inst.Groups, qg) {
+		return inst.Groups, false
+	}
+	for _, eni := range slices.Sorted(maps.Keys(rec)) {
+		for _, g := range rec[eni] {
+			if g != qg && !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return inst.Groups, false
+	}
+	return groups, true
 }

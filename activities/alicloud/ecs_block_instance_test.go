@@ -120,3 +120,41 @@ func TestECSUnblockIPRuleIDsMismatch(t *testing.T) {
 		SecurityGroupIDs: []string{sgWeb, sgDB}, RuleIDs: []string{"sgr-1"}}, nil)
 	wantAppError(t, err, activities.ErrTypeInvalidInput, "rule_ids")
 }
+
+// TestECSBlockIPByInstanceWhileIsolated: an instance soar isolated is in
+// the quarantine group only; a block by instance goes to the groups it
+// will be restored to, so the block holds once the instance is back, and
+// nothing is added to the quarantine group.
+func TestECSBlockIPByInstanceWhileIsolated(t *testing.T) {
+	c := newTestCloud(t)
+	var iso activities.ECSIsolateInstanceOutput
+	c.mustRun(activities.ECSIsolateInstance, activities.ECSIsolateInstanceInput{Meta: meta("isolate"), InstanceID: webID}, &iso)
+	quarantineRules := len(mustGroup(t, c, iso.QuarantineGroupID).Rules)
+
+	var out activities.ECSBlockIPOutput
+	c.mustRun(activities.ECSBlockIP, activities.ECSBlockIPInput{Meta: meta("block"), InstanceID: webID, IP: attacker, Direction: "out"}, &out)
+	if !out.Changed || !slices.Equal(out.SecurityGroupIDs, []string{sgWeb}) {
+		t.Fatalf("block while isolated = %+v, want a rule in %s (the group the instance returns to)", out, sgWeb)
+	}
+	if n := len(mustGroup(t, c, iso.QuarantineGroupID).Rules); n != quarantineRules {
+		t.Errorf("the quarantine group has %d rules after the block, want %d (unchanged)", n, quarantineRules)
+	}
+
+	c.mustRun(activities.ECSRestoreInstance, activities.ECSRestoreInstanceInput{Meta: meta("restore"), InstanceID: webID}, nil)
+	inst, _ := c.state().ECS.Instance(webID)
+	if got := inst.NetworkInterfaces[0].SecurityGroupIDs; !slices.Equal(got, []string{sgWeb}) {
+		t.Fatalf("restored groups = %v, want [%s]", got, sgWeb)
+	}
+	if rules := dropRules(t, c, sgWeb, attacker); len(rules) != 1 || rules[0].ID != out.RuleIDs[0] {
+		t.Errorf("after the restore the drop rules for %s in %s = %+v, want soar's %s", attacker, sgWeb, rules, out.RuleIDs[0])
+	}
+}
+
+func mustGroup(t *testing.T, c *testCloud, id string) sandbox.SecurityGroup {
+	t.Helper()
+	g, ok := c.state().ECS.SecurityGroup(id)
+	if !ok {
+		t.Fatalf("security group %s is not in the sandbox", id)
+	}
+	return g
+}

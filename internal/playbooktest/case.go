@@ -276,6 +276,10 @@ func (r *caseRun) resolveAlerts(ctx context.Context) ([]sentAlert, bool) {
 			cp := base
 			cp.a.ID = fmt.Sprintf("%s-%d", base.a.ID, k)
 			cp.at = base.at + time.Duration(k)*in.every
+			// A repeat is seen later: its time moves with it (a dedup key
+			// or a trigger on alert.time sees it as ingest would).
+			cp.a.Time = base.a.Time.Add(time.Duration(k) * in.every)
+			cp.a.Labels = cloneMap(base.a.Labels)
 			out = append(out, cp)
 		}
 	}

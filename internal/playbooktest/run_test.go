@@ -349,3 +349,13 @@ func TestRunFile_RequiredParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFile_RepeatsMoveInTime: the copies of repeat: carry their own
+// time, so a dedup key on alert.time sends the copies past the hour to
+// another incident, as ingest would.
+func TestRunFile_RepeatsMoveInTime(t *testing.T) {
+	res := mustRun(t, "testdata/hourly.test.yaml", Options{})
+	if len(res.Cases) != 1 || !res.Cases[0].Passed {
+		t.Fatalf("cases = %+v, want one passing", res.Cases)
+	}
+}

@@ -65,6 +65,9 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 
 	host := ln.Addr().String()
 	fmt.Fprintf(e.stdout, "sandbox cloud listening on http://%s\n", host)
+	if tlsLn != nil {
+		fmt.Fprintf(e.stdout, "HTTPS on https://%s with a certificate of the test CA in %s (SSL_CERT_FILE=%s)\n", tlsLn.Addr(), *tlsCA, *tlsCA)
+	}
 	if id, secret, ok := world.EngineCredentials(); ok {
 		fmt.Fprintf(e.stdout, "credentials: AccessKeyId %s, AccessKeySecret %s\n", id, secret)
 	} else {
@@ -73,9 +76,6 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "point the SDK at it: client.Domain = %q over http (soar: SOAR_ALICLOUD_ENDPOINT=%s)\n", host, host)
 	fmt.Fprintf(e.stdout, "state: http://%[1]s/_sandbox/state  calls: http://%[1]s/_sandbox/calls  webhooks: http://%[1]s/_sandbox/webhooks\n", host)
 
-	if tlsLn != nil {
-		fmt.Fprintf(e.stdout, "HTTPS on https://%s with a certificate of the test CA in %s (SSL_CERT_FILE=%s)\n", tlsLn.Addr(), *tlsCA, *tlsCA)
-	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()

@@ -76,7 +76,6 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "point the SDK at it: client.Domain = %q over http (soar: SOAR_ALICLOUD_ENDPOINT=%s)\n", host, host)
 	fmt.Fprintf(e.stdout, "state: http://%[1]s/_sandbox/state  calls: http://%[1]s/_sandbox/calls  webhooks: http://%[1]s/_sandbox/webhooks\n", host)
 
-
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
 	if tlsLn != nil {

@@ -54,7 +54,11 @@
 // network: the Cloud Assistant agent reads the metadata server
 // (http://100.100.100.200) and polls its service at
 // https://<region>.axt.aliyun.com (aliyun/aliyun_assist_client,
-// agent/util/hostfinder.go), and a kill after isolation needs it. A
+// agent/util/hostfinder.go), and a kill after isolation needs it; it also
+// keeps DNS (UDP and TCP 53) to the VPC resolvers 100.100.2.136 and
+// 100.100.2.138 (Alibaba Cloud's ECS private DNS documentation), which
+// resolve that name — they recurse, so a DNS tunnel from the isolated host
+// stays possible; name your own quarantine group to close it. A
 // quarantine group soar did not create now is not edited; isolation warns
 // in its plan when the group lacks that way out. Snapshots are named
 // soar-evidence-<hash(run, incident, step, disk)> (names must not start

@@ -34,9 +34,33 @@ const (
 	serviceCIDR = "100.100.0.0/16"
 )
 
-// servicePorts are the TCP ports the quarantine group opens towards
-// serviceCIDR.
-var servicePorts = []string{"80/80", "443/443"}
+// serviceEgress is an outbound path the quarantine group keeps open.
+type serviceEgress struct {
+	protocol, ports, cidr, why string
+}
+
+// String is how the plan names the path ("TCP 80/80 to 100.100.0.0/16").
+func (e serviceEgress) String() string { return e.protocol + " " + e.ports + " to " + e.cidr }
+
+// serviceEgresses are what the Cloud Assistant agent of an isolated
+// instance needs: HTTP and HTTPS to serviceCIDR (the metadata server, its
+// service), and DNS to the VPC's resolvers (100.100.2.136 and .138) to find
+// its service's name. The resolvers recurse, so a DNS tunnel stays
+// possible from the isolated host; a team that prefers to cut it names its
+// own quarantine group (quarantine_group_id) and runs nothing after
+// isolation.
+func serviceEgresses() []serviceEgress {
+	const cloud = "soar: Cloud Assistant and metadata (Alibaba Cloud internal services)"
+	const dns = "soar: DNS to the VPC resolver, for the Cloud Assistant agent"
+	return []serviceEgress{
+		{"TCP", "80/80", serviceCIDR, cloud},
+		{"TCP", "443/443", serviceCIDR, cloud},
+		{"UDP", "53/53", "100.100.2.136/32", dns},
+		{"UDP", "53/53", "100.100.2.138/32", dns},
+		{"TCP", "53/53", "100.100.2.136/32", dns},
+		{"TCP", "53/53", "100.100.2.138/32", dns},
+	}
+}
 
 // isolationDetails is what isolate_instance heartbeats before it changes
 // anything, so that a retried attempt knows the original groups even if
@@ -132,9 +156,10 @@ func (s *session) findQuarantineGroup(c *ecs.Client, vpcID string) (string, erro
 }
 
 // createQuarantineGroup creates soar-quarantine in a VPC: no inbound but
-// SSH from the forensics network (if configured), no outbound but HTTP and
-// HTTPS to Alibaba Cloud's internal services (serviceCIDR: the Cloud
-// Assistant agent and the metadata server), no traffic between members.
+// SSH from the forensics network (if configured), no outbound but what the
+// Cloud Assistant agent needs (serviceEgresses: HTTP and HTTPS to Alibaba
+// Cloud's internal services, DNS to the VPC resolvers), no traffic between
+// members.
 // The ClientTokens depend only on the VPC, so concurrent or repeated
 // isolations create one group.
 func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
@@ -186,17 +211,17 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 }
 
 // allowCloudAssistant adds the accept rules (priority 1, above the deny
-// all) for TCP 80 and 443 to serviceCIDR that group lacks.
+// all) of serviceEgresses that group lacks.
 func (s *session) allowCloudAssistant(c *ecs.Client, group string) error {
 	missing, err := s.missingServiceEgress(c, group)
 	if err != nil || len(missing) == 0 {
 		return err
 	}
 	perms := make([]ecs.AuthorizeSecurityGroupEgressPermissions, 0, len(missing))
-	for _, ports := range missing {
+	for _, e := range missing {
 		perms = append(perms, ecs.AuthorizeSecurityGroupEgressPermissions{
-			Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: ports, DestCidrIp: serviceCIDR,
-			NicType: "intranet", Description: "soar: Cloud Assistant and metadata (Alibaba Cloud internal services)"})
+			Policy: "accept", Priority: "1", IpProtocol: e.protocol, PortRange: e.ports, DestCidrIp: e.cidr,
+			NicType: "intranet", Description: e.why})
 	}
 	req := ecs.CreateAuthorizeSecurityGroupEgressRequest()
 	req.SecurityGroupId = group
@@ -207,20 +232,20 @@ func (s *session) allowCloudAssistant(c *ecs.Client, group string) error {
 	return nil
 }
 
-// missingServiceEgress returns the servicePorts a group does not accept
-// towards serviceCIDR.
-func (s *session) missingServiceEgress(c *ecs.Client, group string) ([]string, error) {
+// missingServiceEgress returns the serviceEgresses a group does not
+// accept.
+func (s *session) missingServiceEgress(c *ecs.Client, group string) ([]serviceEgress, error) {
 	rules, err := s.listRules(c, ruleSpec{group: group, direction: "out"})
 	if err != nil {
 		return nil, err
 	}
-	var missing []string
-	for _, ports := range servicePorts {
+	var missing []serviceEgress
+	for _, e := range serviceEgresses() {
 		if !slices.ContainsFunc(rules, func(r sgRule) bool {
-			return strings.EqualFold(r.Policy, "accept") && (strings.EqualFold(r.Protocol, "tcp") || strings.EqualFold(r.Protocol, "all")) &&
-				portsCover(r.PortRange, ports) && cidrCovers(r.CIDR, serviceCIDR)
+			return strings.EqualFold(r.Policy, "accept") && (strings.EqualFold(r.Protocol, e.protocol) || strings.EqualFold(r.Protocol, "all")) &&
+				portsCover(r.PortRange, e.ports) && cidrCovers(r.CIDR, e.cidr)
 		}) {
-			missing = append(missing, ports)
+			missing = append(missing, e)
 		}
 	}
 	return missing, nil
@@ -310,8 +335,12 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 			return out, err
 		}
 		if len(missing) > 0 {
-			plan = append(plan, planf("warning: the quarantine group %s does not accept outbound TCP %s to %s: the Cloud Assistant agent cannot reach its service, so run_command on %s will fail while it is isolated",
-				qg, strings.Join(missing, ", "), serviceCIDR, inst.ID))
+			paths := make([]string, len(missing))
+			for i, e := range missing {
+				paths[i] = e.String()
+			}
+			plan = append(plan, planf("warning: the quarantine group %s does not accept outbound %s: the Cloud Assistant agent cannot reach its service, so run_command on %s will fail while it is isolated",
+				qg, strings.Join(paths, ", "), inst.ID))
 			s.log.Warn("quarantine group blocks Cloud Assistant", "security_group_id", qg, "instance_id", inst.ID)
 		}
 	}

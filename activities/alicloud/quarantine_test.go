@@ -11,8 +11,9 @@ import (
 
 // TestQuarantineGroupLetsCloudAssistantOut: the quarantine group soar
 // creates drops every outbound packet but HTTP and HTTPS to Alibaba Cloud's
-// internal services (100.100.0.0/16), so that the Cloud Assistant agent of
-// the isolated instance still takes the kill command after isolation.
+// internal services (100.100.0.0/16) and DNS to the VPC resolvers, so that
+// the Cloud Assistant agent of the isolated instance still takes the kill
+// command after isolation.
 func TestQuarantineGroupLetsCloudAssistantOut(t *testing.T) {
 	c := newTestCloud(t)
 	c.srv.Mutate(func(st *sandbox.State) {
@@ -40,6 +41,10 @@ func TestQuarantineGroupLetsCloudAssistantOut(t *testing.T) {
 		{"egress", "drop", "ALL", "-1/-1", "0.0.0.0/0"},
 		{"egress", "accept", "TCP", "80/80", "100.100.0.0/16"},
 		{"egress", "accept", "TCP", "443/443", "100.100.0.0/16"},
+		{"egress", "accept", "UDP", "53/53", "100.100.2.136/32"},
+		{"egress", "accept", "UDP", "53/53", "100.100.2.138/32"},
+		{"egress", "accept", "TCP", "53/53", "100.100.2.136/32"},
+		{"egress", "accept", "TCP", "53/53", "100.100.2.138/32"},
 	}
 	for _, w := range want {
 		if !slices.Contains(got, w) {

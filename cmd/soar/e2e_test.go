@@ -352,9 +352,21 @@ func TestE2E_Restart(t *testing.T) {
 	}
 
 	after := s.calls(ctx, t)
+	changes := noRepeatedChange(t, append(before, after...))
+	t.Logf("mutating calls across the restart (%d before, %d after):\n%s", len(before), len(after), strings.Join(changes, "\n"))
+	if len(changes) == 0 || !slices.ContainsFunc(before, func(c sandbox.Call) bool { return c.Changed }) ||
+		!slices.ContainsFunc(after, func(c sandbox.Call) bool { return c.Changed }) {
+		t.Errorf("mutating calls %v (before the restart %d calls, after %d): want changes in both runs", changes, len(before), len(after))
+	}
+}
+
+// noRepeatedChange fails the test for every mutating call made twice with
+// the same parameters, and returns the mutating calls.
+func noRepeatedChange(t *testing.T, calls []sandbox.Call) []string {
+	t.Helper()
 	seen := map[string]int{}
 	var changes []string
-	for _, c := range append(before, after...) {
+	for _, c := range calls {
 		if !c.Changed || isRead(c.Action) {
 			continue // reads can advance progress (a snapshot, a command); they change nothing soar asked for
 		}
@@ -364,11 +376,53 @@ func TestE2E_Restart(t *testing.T) {
 			t.Errorf("mutating call repeated: %s", k)
 		}
 	}
-	t.Logf("mutating calls across the restart (%d before, %d after):\n%s", len(before), len(after), strings.Join(changes, "\n"))
-	if len(changes) == 0 || !slices.ContainsFunc(before, func(c sandbox.Call) bool { return c.Changed }) ||
-		!slices.ContainsFunc(after, func(c sandbox.Call) bool { return c.Changed }) {
-		t.Errorf("mutating calls %v (before the restart %d calls, after %d): want changes in both runs", changes, len(before), len(after))
+	return changes
+}
+
+// TestE2E_RestartDuringCloudCall stops soar dev while a cloud call is in
+// flight — the sandbox holds CreateSnapshot (a fault with a delay) — and
+// starts it again on the same data dir. Whether the held call's answer
+// reached Temporal before the stop or the snapshot activity is retried
+// after its heartbeat timeout under the same ClientToken, the incident
+// goes on to its approval with exactly one snapshot per disk and no
+// mutating call made twice.
+func TestE2E_RestartDuringCloudCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts the whole engine")
 	}
+	ctx := testContext(t, 5*time.Minute)
+	dir := t.TempDir()
+	pbDir := filepath.Join(dir, "playbooks")
+	writePlaybooks(t, pbDir, map[string]string{"restart-drill.yaml": restartDrill})
+	dataDir := filepath.Join(dir, "data")
+	ports := freePorts(t, 4)
+	id := "restart-drill.e2e-inflight"
+
+	s := startDev(t, dataDir, pbDir, ports)
+	s.postJSON(ctx, t, s.sandboxURL+"/_sandbox/faults", sandbox.Fault{Action: "CreateSnapshot", Count: 1, Delay: 6 * time.Second})
+	s.publish(ctx, t, "alerts.sas.webshell", webshellAlert("e2e-inflight", web01, "web-01", sgWeb))
+	waitFor(ctx, t, "CreateSnapshot held by the sandbox", func() (bool, string) {
+		var faults []sandbox.Fault
+		s.getJSON(ctx, t, s.sandboxURL+"/_sandbox/faults", &faults)
+		return len(faults) == 0, fmt.Sprintf("faults left: %+v", faults)
+	})
+	s.stop(t) // the sandbox finishes the held call as it shuts down
+	before := readSavedCalls(t, dataDir)
+
+	s = startDev(t, dataDir, pbDir, ports)
+	defer s.stop(t)
+	s.waitState(ctx, t, id, workflows.StateAwaitingApproval)
+	st := s.sandboxState(ctx, t)
+	if got, want := snapshotDisks(st, web01), []string{"d-bp1sandboxweb01d", "d-bp1sandboxweb01s"}; !slices.Equal(got, want) {
+		t.Errorf("evidence snapshots of disks %v, want one each of %v", got, want)
+	}
+	for _, step := range s.status(ctx, t, id).Steps {
+		if step.ID == "evidence" && step.Status != "succeeded" {
+			t.Errorf("evidence step = %+v, want succeeded", step)
+		}
+	}
+	changes := noRepeatedChange(t, append(before, s.calls(ctx, t)...))
+	t.Logf("mutating calls across the restart:\n%s", strings.Join(changes, "\n"))
 }
 
 // restartDrill opens an incident per alert (no dedup, so it closes once its
@@ -626,6 +680,29 @@ func (s *devStack) calls(ctx context.Context, t *testing.T) []sandbox.Call {
 	var calls []sandbox.Call
 	s.getJSON(ctx, t, s.sandboxURL+"/_sandbox/calls", &calls)
 	return calls
+}
+
+// postJSON posts v as JSON to u and fails the test unless it is accepted.
+func (s *devStack) postJSON(ctx context.Context, t *testing.T, u string, v any) {
+	t.Helper()
+	body, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.http.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s = %s %.300s", u, resp.Status, msg)
+	}
 }
 
 func (s *devStack) getJSON(ctx context.Context, t *testing.T, u string, v any) {

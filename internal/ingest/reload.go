@@ -146,14 +146,34 @@ func (r *Reloader) Reload() []*playbook.Playbook {
 		changed = true
 	}
 	// A clash may have been freed by a file loaded after it in this scan
-	// (the other file now holds another playbook).
+	// (the other file now holds another playbook), or be with a version
+	// that is itself being replaced: files that swapped names in one edit
+	// each clash with the other's old version. Load until nothing moves.
+	renamed := map[string]string{} // file → the name its new content gives
 	for _, c := range clashes {
-		other := r.fileOf(c.pb.Name, c.file)
-		if other == "" {
+		renamed[c.file] = c.pb.Name
+	}
+	for progress := true; progress; {
+		progress = false
+		for i, c := range clashes {
+			if c.pb == nil {
+				continue
+			}
+			other := r.fileOf(c.pb.Name, c.file)
+			if n, ok := renamed[other]; other != "" && (!ok || n == c.pb.Name) {
+				continue
+			}
 			r.load(c.file, c.hash, c.pb)
-			changed = true
+			delete(renamed, c.file)
+			clashes[i].pb = nil
+			changed, progress = true, true
+		}
+	}
+	for _, c := range clashes {
+		if c.pb == nil {
 			continue
 		}
+		other := r.fileOf(c.pb.Name, c.file)
 		if r.clash[c.file] != c.hash {
 			r.clash[c.file] = c.hash
 			r.metrics.reloaded("invalid")

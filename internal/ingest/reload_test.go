@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,36 @@ func TestReloader_WatchConfigMap(t *testing.T) {
 	})
 	if got := matchNames(t, m); len(got) != 0 {
 		t.Errorf("an sqli alert still matches after the update: %v", got)
+	}
+}
+
+// TestReloader_SwapNames: two files that swap their playbooks' names in one
+// edit both load on the next rescan; neither is refused as a duplicate of
+// the other's old version.
+func TestReloader_SwapNames(t *testing.T) {
+	dir := t.TempDir()
+	write := func(file, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := testEnv(t)
+	metrics := NewMetrics()
+	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
+	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+	write("a.yaml", playbookYAML("alpha", `alert.type == "sqli"`))
+	write("b.yaml", playbookYAML("beta", `alert.severity >= 1`))
+	r.Reload()
+	write("a.yaml", playbookYAML("beta", `alert.severity >= 2`))
+	write("b.yaml", playbookYAML("alpha", `alert.type != "xss"`))
+	r.Reload()
+	got := matchNames(t, m)
+	slices.Sort(got)
+	if want := []string{`alpha@alert.type != "xss"`, `beta@alert.severity >= 2`}; !slices.Equal(got, want) {
+		t.Fatalf("after swapping names, matches = %q, want %q", got, want)
+	}
+	if got := metric(t, metrics, "soar_ingest_playbook_reloads_total", "result", "invalid"); got != 0 {
+		t.Errorf("invalid reloads = %v, want 0: a swap is not a duplicate", got)
 	}
 }

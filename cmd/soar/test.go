@@ -31,7 +31,10 @@ func runTest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(paths) == 0 {
-		paths = []string{"playbooks"}
+		if _, err := os.Stat(defaultPlaybookDir); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no PATH given, and the default directory ./%s does not exist here; name test files, playbooks or directories: soar test path/to/playbooks", defaultPlaybookDir)
+		}
+		paths = []string{defaultPlaybookDir}
 	}
 	var filter func(string) bool
 	if *runPattern != "" {

@@ -178,6 +178,16 @@ func TestTest_Errors(t *testing.T) {
 	}
 }
 
+// TestTestNoDefaultDir runs soar test without a path where there is no
+// ./playbooks: it says so and how to name one, as soar validate does.
+func TestTestNoDefaultDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const want = "no PATH given, and the default directory ./playbooks does not exist here; name test files, playbooks or directories: soar test path/to/playbooks"
+	if _, errOut, code := soarIn(t, "", "test"); code != -1 || errOut != want {
+		t.Errorf("soar test = exit %d, error %q; want %q", code, errOut, want)
+	}
+}
+
 func TestDays(t *testing.T) {
 	tests := []struct {
 		d    time.Duration

@@ -34,7 +34,7 @@ func runPublish(ctx context.Context, e *env, args []string) error {
 			"alert publishes the same ID again (dropped as a duplicate, as a redelivery would be).")
 	natsURL := fs.String("nats-url", "", "NATS server URL (default: $SOAR_NATS_URL, else nats://127.0.0.1:4222)")
 	subject := fs.String("subject", "", "subject to publish on, e.g. alerts.waf.sqli (required for a plain payload)")
-	sampleName := fs.String("sample", "", "publish the built-in sample NAME (one per shipped playbook)")
+	sampleName := fs.String("sample", "", "publish the built-in sample NAME (soar normalize without FILE lists them)")
 	count := fs.Int("count", 1, "publish N copies, each with a distinct alert ID <id>-<run>-<n> (a storm; <run> changes every run)")
 	distinctIPs := fs.Int("distinct-ips", 0, "spread the copies over K attacker IPs (203.0.113.x, then 198.18.0.0/15)")
 	rate := fs.Float64("rate", 0, "copies per second (0: as fast as the server acknowledges)")

@@ -19,7 +19,7 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "sandbox", "",
 		"Run the sandbox cloud: an emulator of the Alibaba Cloud API that the real SDK talks to\n"+
 			"over plain HTTP, with signatures checked. Point soar (or any SDK client) at it with\n"+
-			"SOAR_ALICLOUD_ENDPOINT=<addr> and scheme http, and use the credentials it prints.\n"+
+			"SOAR_ALICLOUD_ENDPOINT=<addr> SOAR_ALICLOUD_SCHEME=http, and use the credentials it prints.\n"+
 			"GET /_sandbox/state and /_sandbox/calls show what the actions did; POST\n"+
 			"/_sandbox/webhooks/<channel> records notifications; POST /_sandbox/reset starts over.\n"+
 			"With --tls-addr it also serves HTTPS, for clients that insist on it (the SDK's built-in\n"+
@@ -73,7 +73,7 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	} else {
 		fmt.Fprintln(e.stdout, "credentials: the world has no active access key; every API call will be refused")
 	}
-	fmt.Fprintf(e.stdout, "point the SDK at it: client.Domain = %q over http (soar: SOAR_ALICLOUD_ENDPOINT=%s)\n", host, host)
+	fmt.Fprintf(e.stdout, "point the SDK at it: client.Domain = %q over http (soar: SOAR_ALICLOUD_ENDPOINT=%s SOAR_ALICLOUD_SCHEME=http)\n", host, host)
 	fmt.Fprintf(e.stdout, "state: http://%[1]s/_sandbox/state  calls: http://%[1]s/_sandbox/calls  webhooks: http://%[1]s/_sandbox/webhooks\n", host)
 
 	errc := make(chan error, 2)

@@ -33,9 +33,12 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "worker", "",
 		"Run a Temporal worker of the Incident workflow and every action, against the Temporal\n"+
 			"cluster and NATS of soar.yaml. Run several to scale out: they share the task queue.\n"+
-			"Alibaba Cloud credentials come from the environment variables each account names. A\n"+
-			"hosted Temporal is reached with temporal.tls (mTLS) or temporal.api_key_env (an API key\n"+
-			"read from that environment variable) in soar.yaml.")
+			"Alibaba Cloud credentials come from the environment variables each account names. For\n"+
+			"the default account, ALIBABA_CLOUD_ROLE_ARN (and ALIBABA_CLOUD_ROLE_SESSION_NAME) names a\n"+
+			"RAM role to assume with those keys when soar.yaml sets no role_arn, and on ECS without\n"+
+			"keys ALIBABA_CLOUD_ECS_METADATA names the instance RAM role to use. A hosted Temporal is\n"+
+			"reached with temporal.tls (mTLS) or temporal.api_key_env (an API key read from that\n"+
+			"environment variable) in soar.yaml.")
 	cf := addConnFlags(fs)
 	taskQueue := fs.String("task-queue", "", "Temporal task queue (default: temporal.task_queue)")
 	if err := parseNoArgs(fs, args); err != nil {

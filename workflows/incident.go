@@ -15,7 +15,7 @@ func RegisterWorkflow(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Incident, workflow.RegisterOptions{Name: IncidentWorkflow})
 }
 
-// Incident is the Incident workflow (DESIGN §6): it interprets the playbook
+// Incident is the Incident workflow, one per incident: it interprets the playbook
 // snapshot of in for one incident.
 //
 // Behaviour in brief:

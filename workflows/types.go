@@ -1,6 +1,6 @@
 // Package workflows holds the Incident workflow: the interpreter of a
 // playbook snapshot for one incident, with approvals, auto-revert timers,
-// alert aggregation and guardrail approvals (DESIGN §6).
+// alert aggregation and guardrail approvals.
 //
 // It imports no cloud SDK, no NATS and no net/http: it calls activities by
 // their catalog names with the contract types of package activities, and

@@ -30,7 +30,8 @@ const (
 	SourceSoar        = "soar"
 )
 
-// Alert is the normalized alert envelope (DESIGN §4).
+// Alert is the normalized alert envelope (its JSON shape is in the
+// README, "Alerts").
 type Alert struct {
 	// ID is unique per alert: the vendor's ID, else a hash of the payload.
 	// It is the NATS Nats-Msg-Id and the Temporal UpdateID.

@@ -4,7 +4,7 @@
 // services) on SQLite, and the Temporal UI server.
 //
 // It is the only package that links go.temporal.io/server and
-// github.com/temporalio/ui-server (DESIGN §3); everything else dials the
+// github.com/temporalio/ui-server; everything else dials the
 // stack through the SDK and nats.go exactly as it would dial a cluster.
 //
 // State lives in [Options.DataDir]: JetStream's file store in nats/ and the

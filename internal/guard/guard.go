@@ -1,6 +1,7 @@
 // Package guard holds soar's guardrails: the networks it must never block,
 // the broadest block it accepts, protected instances, the engine's own
-// access keys, action budgets and policy approvals (DESIGN §8).
+// access keys, action budgets and policy approvals (see the README,
+// "Guardrails").
 //
 // A [Policy] is configuration (soar.yaml) and travels in workflow input; a
 // [Guard] is a compiled policy that actions consult before changing

@@ -143,7 +143,7 @@ func (c *Consumer) Setup(ctx context.Context) error {
 	replicas := max(n.Replicas, 1)
 	stream, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.Stream,
-		Description: "soar alerts (DESIGN §2)",
+		Description: "soar alerts (alerts.>), consumed by soar ingest",
 		Subjects:    n.Subjects,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,

@@ -1,5 +1,6 @@
-// Package ingest is the alert ingestor (DESIGN §2, §4, §6): a JetStream
-// pull consumer that decodes each message into normalized alerts
+// Package ingest is the alert ingestor (the README's "Alerts" and "Scaling
+// out" describe it from outside): a JetStream pull consumer that decodes
+// each message into normalized alerts
 // (internal/alert), matches them against the playbooks through a subject
 // index and compiled trigger.when programs ([Matcher]), and delivers each
 // alert to every matching playbook's incident through a [Starter]

@@ -1,6 +1,7 @@
-// Package playbook parses soar playbooks (YAML, DESIGN §5) into the
-// [Playbook] model the Incident workflow receives, and validates them with
-// diagnostics that point at the file, line and column of every problem.
+// Package playbook parses soar playbooks (YAML; the README's "Writing a
+// playbook" describes the language) into the [Playbook] model the Incident
+// workflow receives, and validates them with diagnostics that point at the
+// file, line and column of every problem.
 //
 // [Parse] decodes the YAML into yaml.v3 nodes, keeping the position of
 // every key and value, builds the model with its defaults applied, and

@@ -22,7 +22,7 @@ import (
 	"github.com/opensoar/soar/workflows"
 )
 
-// soarFlags are the flags deploy files may pass to each subcommand (DESIGN §9).
+// soarFlags are the flags deploy files may pass to each subcommand.
 var soarFlags = map[string][]string{
 	"worker": {"--config", "--temporal-addr", "--namespace", "--nats-url"},
 	"ingest": {"--config", "--temporal-addr", "--namespace", "--nats-url", "--metrics-addr", "--playbooks"},

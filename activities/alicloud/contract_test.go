@@ -146,6 +146,9 @@ func ecsRevertCases() []revertCase {
 		},
 		{
 			name: "ecs isolate instance", action: activities.ECSIsolateInstance,
+			// soar's quarantine group starts complete: isolation would
+			// complete it for good, and restore does not undo that.
+			setup: completeDefaultQuarantine,
 			in: func(m activities.Meta) any {
 				return activities.ECSIsolateInstanceInput{Meta: m, InstanceID: webID}
 			},
@@ -167,6 +170,9 @@ func ecsRevertCases() []revertCase {
 		},
 		{
 			name: "ecs isolate protected instance with two interfaces, approved", action: activities.ECSIsolateInstance,
+			// soar's quarantine group starts complete: isolation would
+			// complete it for good, and restore does not undo that.
+			setup: completeDefaultQuarantine,
 			in: func(m activities.Meta) any {
 				m.Approved = true
 				return activities.ECSIsolateInstanceInput{Meta: m, InstanceID: dbID}

@@ -138,7 +138,10 @@ func (s *session) describeGroup(c *ecs.Client, id string) (groupInfo, error) {
 	return groupInfo{}, notFound("security group %s does not exist in %s", id, s.region)
 }
 
-// findQuarantineGroup looks for soar's quarantine group in a VPC.
+// findQuarantineGroup looks for soar's own quarantine group in a VPC: the
+// one named soar-quarantine that carries the soar:quarantine tag
+// (createQuarantineGroup sets both in the one CreateSecurityGroup call). A
+// group of that name without the tag is not soar's and is not used.
 func (s *session) findQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
 	req := ecs.CreateDescribeSecurityGroupsRequest()
 	req.VpcId = vpcID
@@ -148,75 +151,166 @@ func (s *session) findQuarantineGroup(c *ecs.Client, vpcID string) (string, erro
 		return "", classify("ecs.DescribeSecurityGroups "+quarantineGroupName, err)
 	}
 	for _, g := range resp.SecurityGroups.SecurityGroup {
-		if g.SecurityGroupName == quarantineGroupName && g.VpcId == vpcID {
+		if g.SecurityGroupName != quarantineGroupName || g.VpcId != vpcID {
+			continue
+		}
+		if slices.ContainsFunc(g.Tags.Tag, func(t ecs.Tag) bool { return t.TagKey == quarantineTag || t.Key == quarantineTag }) {
 			return g.SecurityGroupId, nil
 		}
+		s.log.Warn("a group named like soar's quarantine group lacks its tag: not used", "security_group_id", g.SecurityGroupId, "tag", quarantineTag)
 	}
 	return "", nil
 }
 
-// createQuarantineGroup creates soar-quarantine in a VPC: no inbound but
-// SSH from the forensics network (if configured), no outbound but what the
-// Cloud Assistant agent needs (serviceEgresses: HTTP and HTTPS to Alibaba
-// Cloud's internal services, DNS to the VPC resolvers), no traffic between
-// members.
-// The ClientTokens depend only on the VPC, so concurrent or repeated
+// createQuarantineGroup creates soar-quarantine, with the soar:quarantine
+// tag, in a VPC; completeQuarantineGroup then gives it its rules. The
+// ClientToken depends only on the VPC, so concurrent or repeated
 // isolations create one group.
 func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, error) {
-	base := activities.Meta{}
 	req := ecs.CreateCreateSecurityGroupRequest()
 	req.VpcId = vpcID
 	req.SecurityGroupName = quarantineGroupName
 	req.Description = "isolation group for compromised hosts (managed by soar)"
 	req.SecurityGroupType = "normal"
 	req.Tag = &[]ecs.CreateSecurityGroupTag{{Key: quarantineTag, Value: "true"}}
-	req.ClientToken = clientToken("", base, "ecs.quarantine.create", vpcID)
+	req.ClientToken = clientToken("", activities.Meta{}, "ecs.quarantine.create", vpcID)
 	resp, err := c.CreateSecurityGroup(req)
 	if err != nil {
 		return "", classify("ecs.CreateSecurityGroup "+quarantineGroupName, err)
 	}
-	id := resp.SecurityGroupId
-	egress := ecs.CreateAuthorizeSecurityGroupEgressRequest()
-	egress.SecurityGroupId = id
-	egress.ClientToken = clientToken("", base, "ecs.quarantine.egress", id)
-	egress.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{
-		Policy: "drop", Priority: "100", IpProtocol: "ALL", PortRange: "-1/-1", DestCidrIp: "0.0.0.0/0",
-		NicType: "intranet", Description: "soar: deny all outbound"}}
-	if _, err := c.AuthorizeSecurityGroupEgress(egress); err != nil && !alreadyExists(err) {
-		return "", classify("ecs.AuthorizeSecurityGroupEgress "+id, err)
-	}
-	if err := s.allowCloudAssistant(c, id); err != nil {
-		return "", err
-	}
-	if cidr := s.acct.ForensicsCIDR; cidr != "" {
-		ingress := ecs.CreateAuthorizeSecurityGroupRequest()
-		ingress.SecurityGroupId = id
-		ingress.ClientToken = clientToken("", base, "ecs.quarantine.ingress", id, cidr)
-		ingress.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{{
-			Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: cidr,
-			NicType: "intranet", Description: "soar: forensics access"}}
-		if _, err := c.AuthorizeSecurityGroup(ingress); err != nil && !alreadyExists(err) {
-			return "", classify("ecs.AuthorizeSecurityGroup "+id, err)
-		}
-	}
-	policy := ecs.CreateModifySecurityGroupPolicyRequest()
-	policy.SecurityGroupId = id
-	policy.InnerAccessPolicy = "Drop"
-	policy.ClientToken = clientToken("", base, "ecs.quarantine.policy", id)
-	if _, err := c.ModifySecurityGroupPolicy(policy); err != nil {
-		return "", classify("ecs.ModifySecurityGroupPolicy "+id, err)
-	}
-	s.log.Info("quarantine group created", "vpc_id", vpcID, "security_group_id", id)
-	return id, nil
+	s.log.Info("quarantine group created", "vpc_id", vpcID, "security_group_id", resp.SecurityGroupId)
+	return resp.SecurityGroupId, nil
 }
 
-// allowCloudAssistant adds the accept rules (priority 1, above the deny
-// all) of serviceEgresses that group lacks.
-func (s *session) allowCloudAssistant(c *ecs.Client, group string) error {
-	missing, err := s.missingServiceEgress(c, group)
-	if err != nil || len(missing) == 0 {
+// quarantineGaps is what soar's quarantine group lacks of its setup: no
+// inbound but SSH from the forensics network (if configured), no outbound
+// but serviceEgresses (a drop-all rule below their accept rules), no
+// traffic between members (InnerAccessPolicy Drop). A normal group
+// without egress rules lets everything out, so a group missing any of
+// these must not take an instance.
+type quarantineGaps struct {
+	denyAll   bool
+	services  []serviceEgress
+	inner     bool
+	forensics string
+}
+
+func (g quarantineGaps) complete() bool {
+	return !g.denyAll && len(g.services) == 0 && !g.inner && g.forensics == ""
+}
+
+// String lists the missing pieces for the plan.
+func (g quarantineGaps) String() string {
+	var parts []string
+	if g.denyAll {
+		parts = append(parts, "the drop-all outbound rule")
+	}
+	for _, e := range g.services {
+		parts = append(parts, "accept outbound "+e.String())
+	}
+	if g.inner {
+		parts = append(parts, "InnerAccessPolicy Drop")
+	}
+	if g.forensics != "" {
+		parts = append(parts, "accept inbound TCP 22 from "+g.forensics)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// quarantineGaps reads what soar's quarantine group lacks.
+func (s *session) quarantineGaps(c *ecs.Client, group string) (quarantineGaps, error) {
+	var gaps quarantineGaps
+	attr := ecs.CreateDescribeSecurityGroupAttributeRequest()
+	attr.SecurityGroupId = group
+	attr.Direction = "egress"
+	resp, err := c.DescribeSecurityGroupAttribute(attr)
+	if err != nil {
+		return gaps, classify("ecs.DescribeSecurityGroupAttribute "+group, err)
+	}
+	gaps.inner = !strings.EqualFold(resp.InnerAccessPolicy, "Drop")
+	out, err := s.listRules(c, ruleSpec{group: group, direction: "out"})
+	if err != nil {
+		return gaps, err
+	}
+	gaps.denyAll = !slices.ContainsFunc(out, func(r sgRule) bool {
+		return strings.EqualFold(r.Policy, "drop") && strings.EqualFold(r.Protocol, "all") &&
+			portsCover(r.PortRange, "-1/-1") && cidrCovers(r.CIDR, "0.0.0.0/0")
+	})
+	gaps.services = missingServiceEgress(out)
+	if cidr := s.acct.ForensicsCIDR; cidr != "" {
+		in, err := s.listRules(c, ruleSpec{group: group, direction: "in"})
+		if err != nil {
+			return gaps, err
+		}
+		if !slices.ContainsFunc(in, func(r sgRule) bool {
+			return strings.EqualFold(r.Policy, "accept") && (strings.EqualFold(r.Protocol, "tcp") || strings.EqualFold(r.Protocol, "all")) &&
+				portsCover(r.PortRange, "22/22") && cidrCovers(r.CIDR, cidr)
+		}) {
+			gaps.forensics = cidr
+		}
+	}
+	return gaps, nil
+}
+
+// completeQuarantineGroup adds what soar's quarantine group lacks (see
+// quarantineGaps) and reads it back: an attempt that created the group
+// and died half-way (a throttled rule, a timeout) leaves a group that
+// would let an isolated instance talk to anything, and the retry finds
+// that group by name. The rule writes carry no ClientToken: a rule is
+// idempotent by content (a duplicate is refused and ignored), while a
+// ClientToken's remembered answer would report "done" for a rule removed
+// since.
+func (s *session) completeQuarantineGroup(c *ecs.Client, group string, gaps quarantineGaps) error {
+	if gaps.complete() {
+		return nil
+	}
+	if gaps.denyAll {
+		req := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+		req.SecurityGroupId = group
+		req.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{
+			Policy: "drop", Priority: "100", IpProtocol: "ALL", PortRange: "-1/-1", DestCidrIp: "0.0.0.0/0",
+			NicType: "intranet", Description: "soar: deny all outbound"}}
+		if _, err := c.AuthorizeSecurityGroupEgress(req); err != nil && !alreadyExists(err) {
+			return classify("ecs.AuthorizeSecurityGroupEgress "+group, err)
+		}
+	}
+	if gaps.inner {
+		req := ecs.CreateModifySecurityGroupPolicyRequest()
+		req.SecurityGroupId = group
+		req.InnerAccessPolicy = "Drop"
+		if _, err := c.ModifySecurityGroupPolicy(req); err != nil {
+			return classify("ecs.ModifySecurityGroupPolicy "+group, err)
+		}
+	}
+	if len(gaps.services) > 0 {
+		if err := s.authorizeServiceEgress(c, group, gaps.services); err != nil {
+			return err
+		}
+	}
+	if cidr := gaps.forensics; cidr != "" {
+		req := ecs.CreateAuthorizeSecurityGroupRequest()
+		req.SecurityGroupId = group
+		req.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{{
+			Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: cidr,
+			NicType: "intranet", Description: "soar: forensics access"}}
+		if _, err := c.AuthorizeSecurityGroup(req); err != nil && !alreadyExists(err) {
+			return classify("ecs.AuthorizeSecurityGroup "+group, err)
+		}
+	}
+	after, err := s.quarantineGaps(c, group)
+	if err != nil {
 		return err
 	}
+	if !after.complete() {
+		return fmt.Errorf("quarantine group %s still lacks %s after its completion", group, after)
+	}
+	s.log.Info("quarantine group completed", "security_group_id", group, "added", gaps.String())
+	return nil
+}
+
+// authorizeServiceEgress adds accept rules (priority 1, above the drop
+// all) for the given serviceEgresses.
+func (s *session) authorizeServiceEgress(c *ecs.Client, group string, missing []serviceEgress) error {
 	perms := make([]ecs.AuthorizeSecurityGroupEgressPermissions, 0, len(missing))
 	for _, e := range missing {
 		perms = append(perms, ecs.AuthorizeSecurityGroupEgressPermissions{
@@ -232,13 +326,9 @@ func (s *session) allowCloudAssistant(c *ecs.Client, group string) error {
 	return nil
 }
 
-// missingServiceEgress returns the serviceEgresses a group does not
-// accept.
-func (s *session) missingServiceEgress(c *ecs.Client, group string) ([]serviceEgress, error) {
-	rules, err := s.listRules(c, ruleSpec{group: group, direction: "out"})
-	if err != nil {
-		return nil, err
-	}
+// missingServiceEgress returns the serviceEgresses that a group's egress
+// rules do not accept.
+func missingServiceEgress(rules []sgRule) []serviceEgress {
 	var missing []serviceEgress
 	for _, e := range serviceEgresses() {
 		if !slices.ContainsFunc(rules, func(r sgRule) bool {
@@ -248,7 +338,7 @@ func (s *session) missingServiceEgress(c *ecs.Client, group string) ([]serviceEg
 			missing = append(missing, e)
 		}
 	}
-	return missing, nil
+	return missing
 }
 
 // portsCover reports whether the port range have ("a/b", -1/-1 for all)
@@ -293,7 +383,10 @@ func isolated(groups []string, quarantine string) bool {
 // interface of an instance with the quarantine group, after recording the
 // original sets (heartbeat details and instance tags). Protected instances
 // need an approved step. An instance already isolated is success with
-// changed false and the recorded original sets.
+// changed false and the recorded original sets. soar's own quarantine
+// group (found in the VPC, or created) has its setup completed before an
+// interface moves in (see completeQuarantineGroup); a group the operator
+// names (quarantine_group_id) is used as it is.
 func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIsolateInstanceInput) (activities.ECSIsolateInstanceOutput, error) {
 	out := activities.ECSIsolateInstanceOutput{InstanceID: in.InstanceID}
 	if err := checkID("instance_id", in.InstanceID); err != nil {
@@ -312,11 +405,16 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 	if qg == "" {
 		qg = s.acct.QuarantineGroupID
 	}
+	// own: the group is soar's own (found, not configured), so soar
+	// completes its setup; a configured group is used as it is.
+	own := false
 	if qg == "" {
 		if qg, err = s.findQuarantineGroup(c, inst.VpcID); err != nil {
 			return out, err
 		}
+		own = qg != ""
 	}
+	var gaps quarantineGaps
 	if qg != "" {
 		if err := checkID("quarantine_group_id", qg); err != nil {
 			return out, err
@@ -328,20 +426,29 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 		if g.VpcID != inst.VpcID {
 			return out, invalidInput("quarantine group %s is in %s, instance %s in %s", qg, g.VpcID, inst.ID, inst.VpcID)
 		}
-		// A group soar did not create now is not changed, but a missing
-		// way out for the Cloud Assistant agent is said in the plan.
-		missing, err := s.missingServiceEgress(c, qg)
-		if err != nil {
-			return out, err
-		}
-		if len(missing) > 0 {
-			paths := make([]string, len(missing))
-			for i, e := range missing {
-				paths[i] = e.String()
+		if own {
+			if gaps, err = s.quarantineGaps(c, qg); err != nil {
+				return out, err
 			}
-			plan = append(plan, planf("warning: the quarantine group %s does not accept outbound %s: the Cloud Assistant agent cannot reach its service, so run_command on %s will fail while it is isolated",
-				qg, strings.Join(paths, ", "), inst.ID))
-			s.log.Warn("quarantine group blocks Cloud Assistant", "security_group_id", qg, "instance_id", inst.ID)
+			if !gaps.complete() {
+				plan = append(plan, planf("complete soar's quarantine group %s, which lacks %s", qg, gaps))
+			}
+		} else {
+			// A group the operator named is not changed, but a missing
+			// way out for the Cloud Assistant agent is said in the plan.
+			rules, err := s.listRules(c, ruleSpec{group: qg, direction: "out"})
+			if err != nil {
+				return out, err
+			}
+			if missing := missingServiceEgress(rules); len(missing) > 0 {
+				paths := make([]string, len(missing))
+				for i, e := range missing {
+					paths[i] = e.String()
+				}
+				plan = append(plan, planf("warning: the quarantine group %s does not accept outbound %s: the Cloud Assistant agent cannot reach its service, so run_command on %s will fail while it is isolated",
+					qg, strings.Join(paths, ", "), inst.ID))
+				s.log.Warn("quarantine group blocks Cloud Assistant", "security_group_id", qg, "instance_id", inst.ID)
+			}
 		}
 	}
 
@@ -372,10 +479,17 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 		if unknown {
 			plan = append(plan, "the groups before that isolation were not recorded by soar: original_groups shows the quarantine group")
 		}
-		// A retried attempt whose predecessor did the swap still reports
-		// the change, and completes its record.
-		if havePrev && !in.Meta.DryRun {
-			s.recordIsolation(c, inst, qg, original, record)
+		if !in.Meta.DryRun {
+			// An instance left in a half-built group of soar's (by an
+			// older soar) is sealed off now.
+			if err := s.completeQuarantineGroup(c, qg, gaps); err != nil {
+				return out, err
+			}
+			// A retried attempt whose predecessor did the swap still
+			// reports the change, and completes its record.
+			if havePrev {
+				s.recordIsolation(c, inst, qg, original, record)
+			}
 		}
 		out.Outcome = outcome(in.Meta, havePrev, plan)
 		return out, nil
@@ -395,6 +509,17 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 	}
 	if qg == "" {
 		if qg, err = s.createQuarantineGroup(c, inst.VpcID); err != nil {
+			return out, err
+		}
+		own = true
+		if gaps, err = s.quarantineGaps(c, qg); err != nil {
+			return out, err
+		}
+	}
+	// Before any interface moves: the group of an attempt that died
+	// between creating it and setting it up is completed here.
+	if own {
+		if err := s.completeQuarantineGroup(c, qg, gaps); err != nil {
 			return out, err
 		}
 	}

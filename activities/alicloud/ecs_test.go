@@ -436,6 +436,7 @@ func TestAssumeRoleAgainstSandbox(t *testing.T) {
 // a retried attempt takes the originals from its heartbeat.
 func TestECSIsolationRecord(t *testing.T) {
 	c := newTestCloud(t)
+	completeDefaultQuarantine(c)
 	s0 := c.state()
 	var first, second activities.ECSIsolateInstanceOutput
 	c.mustRun(activities.ECSIsolateInstance, activities.ECSIsolateInstanceInput{Meta: meta("iso-1"), InstanceID: webID}, &first)

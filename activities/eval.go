@@ -41,7 +41,8 @@ type IncidentInfo struct {
 	Error string `json:"error"`
 }
 
-// EvalContext is the expression context of DESIGN §5.
+// EvalContext is the expression context: what playbook expressions see
+// (alert, incident, vars, steps, item, index, now).
 type EvalContext struct {
 	// Alert is the incident's first alert, as the JSON of internal/alert.Alert.
 	Alert    json.RawMessage      `json:"alert"`

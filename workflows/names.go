@@ -24,8 +24,9 @@ const (
 	QueryStatus = "status"
 )
 
-// Search attributes the workflow keeps current (DESIGN §6). internal/devstack
-// registers them; a production cluster needs them created once.
+// Search attributes the workflow keeps current. internal/devstack registers
+// them; a production cluster needs them created once (see the README,
+// "Scaling out").
 const (
 	SearchAttrPlaybook  = "SoarPlaybook"  // Keyword
 	SearchAttrState     = "SoarState"     // Keyword: one of the State* values

@@ -18,7 +18,7 @@ import (
 // IncidentInput is the input of the Incident workflow. It is persisted in
 // history: only add fields.
 type IncidentInput struct {
-	// IncidentID is the workflow ID (DESIGN §6), also incident.id in CEL.
+	// IncidentID is the workflow ID, also incident.id in CEL.
 	IncidentID string `json:"incident_id"`
 	// Playbook is the validated playbook snapshot; editing the file never
 	// changes a running incident.

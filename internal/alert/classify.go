@@ -5,7 +5,7 @@ import (
 	"unicode"
 )
 
-// Normalized kinds of [Alert.Type] the decoders produce (DESIGN §4). Custom
+// Normalized kinds of [Alert.Type] the decoders produce. Custom
 // sources may use others.
 const (
 	TypeWebshell          = "webshell"

@@ -56,8 +56,7 @@ func (o DecodeOptions) withDefaults() DecodeOptions {
 	return o
 }
 
-// Decode turns one payload received on subject into a normalized alert
-// (DESIGN §4):
+// Decode turns one payload received on subject into a normalized alert:
 //
 //  1. payloads larger than MaxBytes, empty, binary, malformed, too deep or
 //     too wide are refused;

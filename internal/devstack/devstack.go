@@ -15,7 +15,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 )
 
-// Defaults of soar dev (DESIGN §9). The CLI passes them as flag defaults;
+// Defaults of soar dev. The CLI passes them as flag defaults;
 // in [Options], an empty NATSAddr or UIAddr turns that listener off.
 const (
 	DefaultNATSAddr     = "127.0.0.1:4222"

@@ -28,7 +28,7 @@ type TemporalOptions struct {
 	Policy guard.Policy
 }
 
-// TemporalStarter delivers alerts with UpdateWithStart (DESIGN §6): it
+// TemporalStarter delivers alerts with UpdateWithStart: it
 // starts the incident workflow if none is running under the workflow ID
 // (conflict policy USE_EXISTING; a closed incident's ID may be reused, so a
 // new alert after the window opens a new incident) and sends the "alert"

@@ -104,7 +104,14 @@ const pullHeartbeat = time.Second
 // Consumer is the JetStream side of `soar ingest`: it reads the alert
 // stream through a durable pull consumer, decodes and matches each alert,
 // delivers it to every matching playbook's incident, and acknowledges the
-// message only when all of them accepted it (DESIGN §2, §4, §6).
+// message only when all of them accepted it.
+//
+// Back-pressure has one known limit: while every worker is busy, up to
+// Concurrency messages wait in the client's pull buffer, which is not kept
+// in progress. If a single delivery takes longer than AckWait (Temporal
+// badly degraded), those may be redelivered; the duplicate delivery is
+// answered from the first outcome (same Update ID), but it counts towards
+// MaxDeliver.
 type Consumer struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream

@@ -208,9 +208,11 @@ func (a *Activities) editBlacklist(ctx context.Context, in activities.DDoSBlackl
 
 // DDoSSetCCMode switches a protected website's CC protection template to
 // a stricter one and reports the one before, which the inverse restores.
-// A mode weaker than the current one is refused (non-retryable
-// InvalidInput): only restore_cc_mode sets a weaker mode back. A current
-// mode soar does not know is replaced, with a note in the plan.
+// A current mode already stricter than the one asked for is kept: success
+// with changed false, mode and previous_mode both the stricter mode (so
+// that the inverse, if run, keeps it too) and a plan line saying so; only
+// restore_cc_mode sets a weaker mode. A current mode soar does not know is
+// replaced, with a note in the plan.
 func (a *Activities) DDoSSetCCMode(ctx context.Context, in activities.DDoSCCModeInput) (activities.DDoSCCModeOutput, error) {
 	return a.setCCMode(ctx, in, true)
 }
@@ -221,7 +223,7 @@ func (a *Activities) DDoSRestoreCCMode(ctx context.Context, in activities.DDoSCC
 	return a.setCCMode(ctx, in, false)
 }
 
-// setCCMode sets the mode; stricterOnly refuses a weaker one.
+// setCCMode sets the mode; stricterOnly keeps a stricter current one.
 func (a *Activities) setCCMode(ctx context.Context, in activities.DDoSCCModeInput, stricterOnly bool) (activities.DDoSCCModeOutput, error) {
 	out := activities.DDoSCCModeOutput{Domain: in.Domain, Mode: in.Mode}
 	if err := checkDomain(in.Domain); err != nil {
@@ -257,8 +259,16 @@ func (a *Activities) setCCMode(ctx context.Context, in activities.DDoSCCModeInpu
 		return out, nil
 	}
 	if cur := slices.Index(ccModes, rule.CCTemplate); stricterOnly && cur > slices.Index(ccModes, in.Mode) {
-		return out, invalidInput("the CC mode of %s is %s, stricter than %s: set_cc_mode only makes CC protection stricter (%s); restore_cc_mode sets a weaker mode back",
-			in.Domain, rule.CCTemplate, in.Mode, strings.Join(ccModes, " < "))
+		// Someone (an operator in the storm) already chose a stricter
+		// mode: that is what was asked for and more. Nothing changes, and
+		// previous_mode is that stricter mode, so that the inverse keeps
+		// it even if run (a resumed attempt's weaker record is ignored:
+		// the stricter mode was set after it).
+		out.Mode, out.PreviousMode = rule.CCTemplate, rule.CCTemplate
+		plan = append(plan, planf("the CC mode of %s is %s, stricter than %s (%s): the stricter mode is kept",
+			in.Domain, rule.CCTemplate, in.Mode, strings.Join(ccModes, " < ")))
+		out.Outcome = outcome(in.Meta, false, plan)
+		return out, nil
 	} else if stricterOnly && cur < 0 {
 		plan = append(plan, planf("the CC mode %q of %s is not one soar knows: it is replaced without comparing strictness", rule.CCTemplate, in.Domain))
 	}

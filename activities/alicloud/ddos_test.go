@@ -80,26 +80,56 @@ func TestDDoSGuardrailsAndErrors(t *testing.T) {
 	}
 }
 
-// TestDDoSSetCCModeOnlyStricter: set_cc_mode refuses a weaker mode than
-// the current one, non-retryably and without a change; restore_cc_mode
-// (the inverse) sets a weaker mode back.
-func TestDDoSSetCCModeOnlyStricter(t *testing.T) {
+// TestDDoSSetCCModeKeepsStricter: with a stricter mode already set (an
+// operator's gf_sos_enhance during a storm), set_cc_mode gf_sos_verify
+// succeeds without a change and says the stricter mode is kept, in a
+// dry-run too; its output gives the inverse nothing weaker to restore, so
+// the inverse built from it leaves gf_sos_enhance. A stricter mode than
+// the current one is set, and restore_cc_mode sets a weaker mode back.
+func TestDDoSSetCCModeKeepsStricter(t *testing.T) {
 	c := newTestCloud(t)
-	c.srv.Mutate(func(st *sandbox.State) { st.DDoS.Domains[0].CCTemplate = "gf_sos_verify" })
+	c.srv.Mutate(func(st *sandbox.State) { st.DDoS.Domains[0].CCTemplate = "gf_sos_enhance" })
 	n := c.callCount()
-	err := c.run(activities.DDoSSetCCMode, activities.DDoSCCModeInput{Meta: meta("cc"), Domain: ddosDomain, Mode: "gf_under_attack"}, nil)
-	wantAppError(t, err, activities.ErrTypeInvalidInput, "gf_sos_verify", "stricter", "restore_cc_mode")
-	if m := c.mutatingCalls(n); len(m) > 0 {
-		t.Errorf("a refused weaker mode made mutating calls %v", m)
+	for _, m := range []activities.Meta{dryRun(meta("strict_cc")), meta("strict_cc")} {
+		in := activities.DDoSCCModeInput{Meta: m, Domain: ddosDomain, Mode: "gf_sos_verify"}
+		var kept activities.DDoSCCModeOutput
+		c.mustRun(activities.DDoSSetCCMode, in, &kept)
+		if kept.Changed || kept.Mode != "gf_sos_enhance" || kept.PreviousMode != "gf_sos_enhance" {
+			t.Errorf("set_cc_mode gf_sos_verify over gf_sos_enhance (dry-run %v) = %+v, want unchanged, mode and previous_mode gf_sos_enhance", m.DryRun, kept)
+		}
+		if !slices.ContainsFunc(kept.Plan, func(p string) bool {
+			return strings.Contains(p, "gf_sos_enhance") && strings.Contains(p, "stricter mode is kept")
+		}) {
+			t.Errorf("plan %q does not say that gf_sos_enhance is kept", kept.Plan)
+		}
+		if m.DryRun {
+			continue
+		}
+		// The revert a hold registry would run if it undid the step.
+		inverse, invIn := inverseInput(t, activities.DDoSSetCCMode, in, kept)
+		var back activities.DDoSCCModeOutput
+		c.mustRun(inverse, invIn, &back)
+		if back.Changed {
+			t.Errorf("%s from the kept output = %+v, want unchanged", inverse, back)
+		}
 	}
-	if d, _ := c.state().DDoS.Domain(ddosDomain); d.CCTemplate != "gf_sos_verify" {
-		t.Errorf("cc template = %s, want gf_sos_verify kept", d.CCTemplate)
+	if m := c.mutatingCalls(n); len(m) > 0 {
+		t.Errorf("keeping the stricter mode made mutating calls %v", m)
+	}
+	if d, _ := c.state().DDoS.Domain(ddosDomain); d.CCTemplate != "gf_sos_enhance" {
+		t.Errorf("cc template = %s, want gf_sos_enhance kept", d.CCTemplate)
 	}
 
+	c.srv.Mutate(func(st *sandbox.State) { st.DDoS.Domains[0].CCTemplate = "gf_sos_verify" })
+	var same activities.DDoSCCModeOutput
+	c.mustRun(activities.DDoSSetCCMode, activities.DDoSCCModeInput{Meta: meta("cc-same"), Domain: ddosDomain, Mode: "gf_sos_verify"}, &same)
+	if same.Changed || same.PreviousMode != "gf_sos_verify" {
+		t.Errorf("the current mode again = %+v, want unchanged with previous_mode gf_sos_verify", same)
+	}
 	var up activities.DDoSCCModeOutput
 	c.mustRun(activities.DDoSSetCCMode, activities.DDoSCCModeInput{Meta: meta("cc"), Domain: ddosDomain, Mode: "gf_sos_enhance"}, &up)
-	if !up.Changed || up.PreviousMode != "gf_sos_verify" {
-		t.Errorf("stricter mode = %+v, want changed from gf_sos_verify", up)
+	if d, _ := c.state().DDoS.Domain(ddosDomain); !up.Changed || up.PreviousMode != "gf_sos_verify" || d.CCTemplate != "gf_sos_enhance" {
+		t.Errorf("stricter mode = %+v (template %s), want changed from gf_sos_verify to gf_sos_enhance", up, d.CCTemplate)
 	}
 	var back activities.DDoSCCModeOutput
 	c.mustRun(activities.DDoSRestoreCCMode, activities.DDoSCCModeInput{Meta: meta("revert-cc"), Domain: ddosDomain, Mode: "default"}, &back)

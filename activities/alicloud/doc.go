@@ -123,8 +123,10 @@
 // warning output and plan when it is off. ConfigWebCCTemplate(Domain,
 // Template) sets the CC mode, from the weakest: default, gf_under_attack
 // (emergency), gf_sos_verify (strict), gf_sos_enhance (super strict).
-// set_cc_mode refuses a mode weaker than the current one; its inverse,
-// restore_cc_mode, sets the recorded previous mode whatever it is.
+// set_cc_mode never weakens: a current mode at least as strict as the
+// one asked for is kept (changed false, previous_mode that mode); its
+// inverse, restore_cc_mode, sets the recorded previous mode whatever it
+// is.
 //
 // ActionTrail (2020-07-06): LookupEvents(StartTime, EndTime in UTC ISO 8601,
 // MaxResults ≤ 50, NextToken, LookupAttribute.1.Key/Value) keeps 90 days

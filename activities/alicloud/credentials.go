@@ -102,15 +102,29 @@ func (a *Activities) credential(ctx context.Context, name string, acct config.Ac
 // from PUT /latest/api/token, then GET
 // /latest/meta-data/ram/security-credentials/<role>) and caches them until
 // five minutes before they expire. Without a session token it falls back
-// to IMDSv1 unless ALIBABA_CLOUD_IMDSV1_DISABLED is true. Safe for
+// to IMDSv1 unless ALIBABA_CLOUD_IMDSV1_DISABLED is true. It talks to
+// the metadata service directly, whatever HTTP_PROXY says. Safe for
 // concurrent use.
 type instanceRoleProvider struct {
 	url string
 
-	mu      sync.Mutex
-	role    string
-	cred    *credentials.StsTokenCredential
-	expires time.Time
+	mu sync.Mutex
+	// transport is the provider's own, built on first use by
+	// metadataTransport: never the shared base transport.
+	transport http.RoundTripper
+	role      string
+	cred      *credentials.StsTokenCredential
+	expires   time.Time
+}
+
+// metadataTransport is the transport to the metadata service: direct,
+// never through a proxy. The shared base transport follows HTTP_PROXY
+// (http.ProxyFromEnvironment), and the metadata service is plain HTTP, so
+// a proxy would see the instance role's credentials in clear.
+func metadataTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
 }
 
 // retrieve returns cached credentials of role, or reads them.
@@ -125,7 +139,10 @@ func (p *instanceRoleProvider) retrieve(ctx context.Context, a *Activities, role
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.callTimeout(ctx))
 	defer cancel()
-	client := &http.Client{Transport: ctxTransport{ctx: ctx, base: a.base}}
+	if p.transport == nil {
+		p.transport = metadataTransport()
+	}
+	client := &http.Client{Transport: ctxTransport{ctx: ctx, base: p.transport}}
 	token, err := p.sessionToken(ctx, client)
 	if err != nil && v1Disabled {
 		return nil, fmt.Errorf("ecs metadata: session token (IMDSv1 is disabled): %w", err)

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
@@ -12,6 +15,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 
 	"github.com/opensoar/soar/activities"
+	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/guard"
 	"github.com/opensoar/soar/internal/sandbox"
 )
@@ -141,5 +145,55 @@ func TestRoleFromStandardEnv(t *testing.T) {
 		if call.PrincipalType != "assumed-role" || call.Principal != "soar-responder/soar-from-env" {
 			t.Errorf("DescribeInstances signed by %s (%s), want soar-responder/soar-from-env", call.Principal, call.PrincipalType)
 		}
+	}
+}
+
+// TestECSInstanceRoleIgnoresProxy: the metadata service is plain HTTP, so
+// the instance role's credentials never go through HTTP_PROXY. The base
+// transport here proxies every request to HTTP_PROXY, read per request
+// (http.ProxyFromEnvironment reads it once per process and exempts
+// loopback addresses, so the local server standing in for 100.100.100.200
+// would not show the difference); the proxy records what reaches it.
+func TestECSInstanceRoleIgnoresProxy(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		http.Error(w, "proxy: no", http.StatusBadGateway)
+	}))
+	t.Cleanup(proxy.Close)
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("http_proxy", proxy.URL)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse(os.Getenv("HTTP_PROXY")) }
+	t.Cleanup(base.CloseIdleConnections)
+
+	md := &fakeMetadata{role: "soar-ecs-role", creds: map[string]string{"AccessKeyId": "STS.metadata", "AccessKeySecret": "secret", "SecurityToken": "token"}}
+	mdSrv := httptest.NewServer(md)
+	t.Cleanup(mdSrv.Close)
+	a, err := New(Options{
+		Accounts:       map[string]config.Account{"default": {Region: "cn-hangzhou"}},
+		DefaultAccount: "default",
+		Getenv:         envMap(map[string]string{envECSRole: "soar-ecs-role"}),
+		HTTPTransport:  base,
+		MetadataURL:    mdSrv.URL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := a.credential(t.Context(), "default", a.accounts["default"])
+	if err != nil {
+		t.Fatalf("credential with HTTP_PROXY=%s: %v", proxy.URL, err)
+	}
+	if sts, ok := cred.(*credentials.StsTokenCredential); !ok || sts.AccessKeyId != "STS.metadata" || sts.AccessKeyStsToken != "token" {
+		t.Errorf("credential = %#v, want the instance role's STS.metadata", cred)
+	}
+	md.mu.Lock()
+	gets := md.gets
+	md.mu.Unlock()
+	if gets != 1 {
+		t.Errorf("metadata credential reads = %d, want 1", gets)
+	}
+	if n := proxied.Load(); n != 0 {
+		t.Errorf("%d metadata request(s) went through the proxy, want none", n)
 	}
 }

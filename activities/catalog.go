@@ -203,7 +203,7 @@ func catalog() []ActionSpec {
 			Cloud: true, Mutating: true, Target: "ip",
 			Params: []Param{
 				{Name: "security_group_id", Type: TypeString, Description: "the security group to add the drop rule to; give it or instance_id", Default: "each group of instance_id"},
-				{Name: "instance_id", Type: TypeString, Description: "an ECS instance: the drop rule goes into each of its security groups (DescribeInstances) — while soar has it isolated, into the groups it will be restored to; ignored when security_group_id is given"},
+				{Name: "instance_id", Type: TypeString, Description: "an ECS instance: the drop rule goes into each security group of each of its network interfaces — while soar has it isolated, into the groups it will be restored to; ignored when security_group_id is given"},
 				{Name: "ip", Type: TypeString, Required: true, Description: "address or CIDR to drop; protected networks are refused"},
 				{Name: "protocol", Type: TypeString, Description: "IP protocol", Default: "all", Enum: []string{"all", "tcp", "udp", "icmp"}},
 				{Name: "port_range", Type: TypeString, Description: "port range a/b", Default: "-1/-1"},
@@ -219,12 +219,14 @@ func catalog() []ActionSpec {
 				Field{"instance_id", TypeString, "the instance whose groups were used; empty when security_group_id was given"},
 				Field{"security_group_ids", TypeStringList, "by instance: each group of the instance"},
 				Field{"rule_ids", TypeStringList, "by instance: the drop rule in each group, at the same index"},
+				Field{"changed_security_group_ids", TypeStringList, "by instance: the groups this call added its rule to (in the others the rule was in place)"},
 			),
 			Inverse: ECSUnblockIP,
 			InverseArgs: map[string]string{"security_group_id": "output.security_group_id", "ip": "output.ip", "protocol": "output.protocol",
 				"port_range": "output.port_range", "direction": "output.direction", "rule_id": "output.rule_id",
 				"security_group_ids": "output.security_group_ids", "rule_ids": "output.rule_ids", "account": "input.account", "region": "input.region"},
-			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeSecurityGroupAttribute", "ecs:AuthorizeSecurityGroup", "ecs:AuthorizeSecurityGroupEgress"},
+			Permissions: []string{"ecs:DescribeInstances", "ecs:DescribeNetworkInterfaces", "ecs:DescribeSecurityGroupAttribute", "ecs:AuthorizeSecurityGroup", "ecs:AuthorizeSecurityGroupEgress",
+				"ecs:RevokeSecurityGroup", "ecs:RevokeSecurityGroupEgress"},
 			Example: `- id: block_ssh_source
   action: alicloud.ecs.block_ip
   with:

@@ -115,11 +115,16 @@ type ECSBlockIPOutput struct {
 	// SecurityGroupID and RuleID are the (first) group and its rule.
 	RuleID string `json:"rule_id"`
 	// InstanceID, SecurityGroupIDs and RuleIDs are set on a block by
-	// instance: the instance, each of its groups and, at the same index,
-	// the drop rule in it (the inverse revokes exactly those).
-	InstanceID       string   `json:"instance_id,omitempty"`
-	SecurityGroupIDs []string `json:"security_group_ids,omitempty"`
-	RuleIDs          []string `json:"rule_ids,omitempty"`
+	// instance: the instance, each of its groups (of every network
+	// interface) and, at the same index, the drop rule in it (the inverse
+	// revokes exactly those). ChangedSecurityGroupIDs are the groups this
+	// call added its rule to; in the others it found the rule in place.
+	// Each group is a measure of its own for the revert's holds, shared
+	// with a block by security_group_id on that group.
+	InstanceID              string   `json:"instance_id,omitempty"`
+	SecurityGroupIDs        []string `json:"security_group_ids,omitempty"`
+	RuleIDs                 []string `json:"rule_ids,omitempty"`
+	ChangedSecurityGroupIDs []string `json:"changed_security_group_ids,omitempty"`
 }
 
 // ECSUnblockIPInput is the input of [ECSUnblockIP]. SecurityGroupIDs, when

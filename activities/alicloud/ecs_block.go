@@ -2,6 +2,7 @@ package alicloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opensoar/soar/activities"
 )
@@ -181,11 +183,15 @@ func findRule(rules []sgRule, spec ruleSpec) (sgRule, bool) {
 
 // ECSBlockIP adds a security-group drop rule (priority 1) for the IP, in
 // or out, to security_group_id, or, with instance_id alone, to each
-// security group of the instance (DescribeInstances); the output then
-// lists the groups and their rules for the inverse. An identical drop rule
-// already there is success with changed false and that rule's ID. The IP
-// is checked against the guardrails first. A drop rule for an attacker
-// does not disrupt the instance, so protected instances need no approval.
+// security group of each network interface of the instance; the output
+// then lists the groups, their rules and the groups this call added a
+// rule to, for the inverse and the per-group holds. An identical drop rule
+// already there is success with changed false and that rule's ID, unless
+// this step created it (its description): then it is this step's change,
+// found again by a retry. A block by instance that fails for good in a
+// later group revokes the rules it added in the earlier ones. The IP is
+// checked against the guardrails first. A drop rule for an attacker does
+// not disrupt the instance, so protected instances need no approval.
 func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInput) (activities.ECSBlockIPOutput, error) {
 	byInstance := in.SecurityGroupID == "" && in.InstanceID != ""
 	what, id := "security_group_id", in.SecurityGroupID
@@ -214,6 +220,9 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 		if err != nil {
 			return out, err
 		}
+		if inst.Groups, err = s.instanceGroups(c, inst); err != nil {
+			return out, err
+		}
 		if len(inst.Groups) == 0 {
 			return out, notFound("ecs instance %s is in no security group", inst.ID)
 		}
@@ -228,32 +237,80 @@ func (a *Activities) ECSBlockIP(ctx context.Context, in activities.ECSBlockIPInp
 		}
 	}
 	changed := false
+	var added []ruleSpec // the rules this attempt added (or found of this step's), with their IDs in addedIDs
+	var addedIDs []string
 	for i, g := range groups {
 		spec.group = g
-		ruleID, added, line, err := s.blockOne(ctx, c, spec, in.Meta)
+		ruleID, ok, line, err := s.blockOne(ctx, c, spec, in.Meta)
 		if err != nil {
-			return out, err
+			return out, s.undoPartialBlock(ctx, c, err, spec, added, addedIDs, in.Meta)
 		}
 		plan = append(plan, line)
-		changed = changed || added
+		changed = changed || ok
 		if i == 0 {
 			out.RuleID = ruleID
 		}
 		if byInstance {
 			out.RuleIDs[i] = ruleID
 		}
+		if ok {
+			added, addedIDs = append(added, spec), append(addedIDs, ruleID)
+			if byInstance {
+				out.ChangedSecurityGroupIDs = append(out.ChangedSecurityGroupIDs, g)
+			}
+		}
 	}
 	out.Outcome = outcome(in.Meta, changed, plan)
 	return out, nil
 }
 
+// undoPartialBlock is called when a block by instance failed in the group
+// of failed after adding the rules added (IDs in ids) in earlier groups.
+// A retryable failure is returned as it is: the next attempt finds those
+// rules by this step's description and reports them. A final one would
+// leave them behind with no output to revert them by, so they are revoked
+// (best effort) and the error says so, keeping its type.
+func (s *session) undoPartialBlock(ctx context.Context, c *ecs.Client, cause error, failed ruleSpec, added []ruleSpec, ids []string, meta activities.Meta) error {
+	var ae *temporal.ApplicationError
+	if len(added) == 0 || meta.DryRun || !errors.As(cause, &ae) || !ae.NonRetryable() {
+		return cause
+	}
+	var revoked, kept []string
+	for i, spec := range added {
+		if _, _, err := s.unblockOne(ctx, c, spec, ids[i], meta); err != nil {
+			s.log.Warn("revoking a partial block failed", "security_group_id", spec.group, "rule_id", ids[i], "error", err)
+			kept = append(kept, fmt.Sprintf("%s in %s (%v)", ids[i], spec.group, err))
+			continue
+		}
+		revoked = append(revoked, ids[i]+" in "+spec.group)
+	}
+	msg := fmt.Sprintf("%s; the block stopped at %s", cause.Error(), failed.group)
+	if len(revoked) > 0 {
+		msg += "; revoked the rules it had added: " + strings.Join(revoked, ", ")
+	}
+	if len(kept) > 0 {
+		msg += "; could not revoke, remove by hand: " + strings.Join(kept, ", ")
+	}
+	return temporal.NewNonRetryableApplicationError(msg, ae.Type(), nil)
+}
+
 // blockOne makes sure the drop rule of spec exists in its group and
 // returns its ID (empty on dry-run when it does not exist yet), whether
-// it added it, and what it did in words.
+// this step added it, and what it did in words. A rule with this step's
+// description counts as added by it: an earlier attempt of the step
+// created it and its answer was lost (or the rule was not visible yet).
 func (s *session) blockOne(ctx context.Context, c *ecs.Client, spec ruleSpec, meta activities.Meta) (string, bool, string, error) {
 	rules, err := s.listRules(c, spec)
 	if err != nil {
 		return "", false, "", err
+	}
+	own := description(meta, 512)
+	if !meta.DryRun {
+		for _, r := range rules {
+			if r.matches(spec) && r.Description == own {
+				return r.ID, true, planf("added %s (rule %s, by an earlier attempt of this step)", spec, r.ID), nil
+			}
+		}
 	}
 	if r, ok := findRule(rules, spec); ok {
 		return r.ID, false, planf("%s already exists (rule %s)", spec, r.ID), nil

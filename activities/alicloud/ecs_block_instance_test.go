@@ -46,6 +46,9 @@ func TestECSBlockIPByInstance(t *testing.T) {
 	if out.RuleIDs[1] != "sgr-operator" || out.SecurityGroupID != sgWeb || out.RuleID != out.RuleIDs[0] {
 		t.Errorf("output = %+v, want the operator's rule reported for %s and the first group's rule as rule_id", out, sgDB)
 	}
+	if !slices.Equal(out.ChangedSecurityGroupIDs, []string{sgWeb}) {
+		t.Errorf("changed_security_group_ids = %v, want [%s] (the rule in %s was the operator's)", out.ChangedSecurityGroupIDs, sgWeb, sgDB)
+	}
 	for i, g := range out.SecurityGroupIDs {
 		rules := dropRules(t, c, g, attacker)
 		if len(rules) != 1 || rules[0].ID != out.RuleIDs[i] || rules[0].PortRange != "22/22" || rules[0].IPProtocol != "TCP" {
@@ -56,10 +59,19 @@ func TestECSBlockIPByInstance(t *testing.T) {
 		t.Errorf("soar's rule description = %q, want soar:<incident>/<step>", r[0].Description)
 	}
 
+	// The same step again (a retry whose first answer was lost) finds its
+	// own rule: still its change. Another step finds it in place.
 	var again activities.ECSBlockIPOutput
 	c.mustRun(activities.ECSBlockIP, in, &again)
-	if again.Changed || !slices.Equal(again.RuleIDs, out.RuleIDs) {
-		t.Errorf("repeat = %+v, want unchanged with rules %v", again, out.RuleIDs)
+	if !again.Changed || !slices.Equal(again.RuleIDs, out.RuleIDs) || !slices.Equal(again.ChangedSecurityGroupIDs, []string{sgWeb}) {
+		t.Errorf("repeat of the step = %+v, want changed in %s only, with rules %v", again, sgWeb, out.RuleIDs)
+	}
+	other := in
+	other.Meta = meta("block_again")
+	var found activities.ECSBlockIPOutput
+	c.mustRun(activities.ECSBlockIP, other, &found)
+	if found.Changed || len(found.ChangedSecurityGroupIDs) > 0 || !slices.Equal(found.RuleIDs, out.RuleIDs) {
+		t.Errorf("another step's block = %+v, want unchanged with rules %v", found, out.RuleIDs)
 	}
 
 	name, inv := inverseInput(t, activities.ECSBlockIP, in, out)
@@ -157,4 +169,87 @@ func mustGroup(t *testing.T, c *testCloud, id string) sandbox.SecurityGroup {
 		t.Fatalf("security group %s is not in the sandbox", id)
 	}
 	return g
+}
+
+// TestECSBlockIPByInstanceEveryInterface: the groups of a secondary
+// network interface get the rule too, each group once, the primary
+// interface's first.
+func TestECSBlockIPByInstanceEveryInterface(t *testing.T) {
+	c := newTestCloud(t)
+	c.srv.Mutate(func(st *sandbox.State) {
+		inst := &st.ECS.Instances[0]
+		inst.NetworkInterfaces = append(inst.NetworkInterfaces, sandbox.NetworkInterface{ID: "eni-bp1sandboxweb02", Type: "Secondary",
+			PrimaryIP: "172.16.2.10", SecurityGroupIDs: []string{sgDB, sgWeb}})
+	})
+	var out activities.ECSBlockIPOutput
+	c.mustRun(activities.ECSBlockIP, activities.ECSBlockIPInput{Meta: meta("block"), InstanceID: webID, IP: attacker}, &out)
+	want := []string{sgWeb, sgDB}
+	if !out.Changed || !slices.Equal(out.SecurityGroupIDs, want) || !slices.Equal(out.ChangedSecurityGroupIDs, want) {
+		t.Fatalf("output = %+v, want a new rule in each of %v", out, want)
+	}
+	for i, g := range want {
+		if rules := dropRules(t, c, g, attacker); len(rules) != 1 || rules[0].ID != out.RuleIDs[i] {
+			t.Errorf("drop rules for %s in %s = %+v, want exactly %s", attacker, g, rules, out.RuleIDs[i])
+		}
+	}
+}
+
+// TestECSBlockIPByInstancePartialFailure: when the second group refuses
+// the rule for good (a quota), the rule already added to the first group
+// is revoked, so no soar rule is left behind without an output to revert
+// it by, and the error says so.
+func TestECSBlockIPByInstancePartialFailure(t *testing.T) {
+	for _, tc := range []struct{ direction, api string }{{"in", "AuthorizeSecurityGroup"}, {"out", "AuthorizeSecurityGroupEgress"}} {
+		t.Run(tc.direction, func(t *testing.T) {
+			c := newTestCloud(t)
+			c.srv.Mutate(func(st *sandbox.State) {
+				st.ECS.Instances[0].NetworkInterfaces[0].SecurityGroupIDs = []string{sgWeb, sgDB}
+			})
+			s0 := c.state()
+			c.srv.InjectFault(sandbox.Fault{Action: tc.api, Resource: sgDB, Status: 403, Code: "AuthorizationLimitExceed",
+				Message: "the number of rules exceeds the limit (fault injected)"})
+			err := c.run(activities.ECSBlockIP, activities.ECSBlockIPInput{Meta: meta("block"), InstanceID: webID, IP: attacker, Direction: tc.direction}, nil)
+			wantAppError(t, err, activities.ErrTypeCloudQuota, "AuthorizationLimitExceed", "stopped at "+sgDB, "revoked the rules it had added", sgWeb)
+			if n := len(c.calls(0, tc.api)); n != 2 {
+				t.Errorf("%s calls = %d, want 2 (%s, then the refused %s)", tc.api, n, sgWeb, sgDB)
+			}
+			for _, g := range []string{sgWeb, sgDB} {
+				for _, r := range mustGroup(t, c, g).Rules {
+					if strings.HasPrefix(r.Description, "soar") {
+						t.Errorf("soar rule %+v left in %s", r, g)
+					}
+				}
+			}
+			if diff := stateDiff(s0, c.state()); diff != "" {
+				t.Errorf("the failed block left changes (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestECSBlockIPRetryFindsItsOwnRule: a block by group repeated by the
+// same step (as a retry after a lost answer would) reports the rule as its
+// change, so the revert is not skipped; the same rule found by another
+// step is not that step's change.
+func TestECSBlockIPRetryFindsItsOwnRule(t *testing.T) {
+	c := newTestCloud(t)
+	in := activities.ECSBlockIPInput{Meta: meta("block"), SecurityGroupID: sgWeb, IP: attacker}
+	var first, retry, other activities.ECSBlockIPOutput
+	c.mustRun(activities.ECSBlockIP, in, &first)
+	n := c.callCount()
+	c.mustRun(activities.ECSBlockIP, in, &retry)
+	if !retry.Changed || retry.RuleID != first.RuleID {
+		t.Errorf("retry = %+v, want changed with rule %s", retry, first.RuleID)
+	}
+	if m := c.mutatingCalls(n); len(m) > 0 {
+		t.Errorf("retry made mutating calls %v, want none", m)
+	}
+	in.Meta = meta("block_later")
+	c.mustRun(activities.ECSBlockIP, in, &other)
+	if other.Changed || other.RuleID != first.RuleID {
+		t.Errorf("another step = %+v, want unchanged with rule %s", other, first.RuleID)
+	}
+	if rules := dropRules(t, c, sgWeb, attacker); len(rules) != 1 {
+		t.Errorf("drop rules = %+v, want one", rules)
+	}
 }

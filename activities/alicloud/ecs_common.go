@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -39,7 +40,8 @@ type instanceInfo struct {
 	VpcID  string
 	OSType string
 	Tags   map[string]string
-	// Groups are the instance's security groups (its primary interface's).
+	// Groups are the instance's security groups: its primary interface's
+	// (DescribeInstances), or every interface's after instanceGroups.
 	Groups []string
 }
 
@@ -70,6 +72,35 @@ func (s *session) describeInstance(c *ecs.Client, id string) (instanceInfo, erro
 		return info, nil
 	}
 	return instanceInfo{}, notFound("ecs instance %s does not exist in %s (request %s)", id, s.region, resp.RequestId)
+}
+
+// instanceGroups returns the security groups of every network interface
+// of inst, without repeats, in a stable order: the primary interface's (as
+// DescribeInstances lists them) first, then those of the secondary
+// interfaces by interface ID.
+func (s *session) instanceGroups(c *ecs.Client, inst instanceInfo) ([]string, error) {
+	nics, err := s.interfaces(c, inst.ID)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(nics, func(a, b activities.InterfaceGroups) int {
+		switch {
+		case a.Primary != b.Primary && a.Primary:
+			return -1
+		case a.Primary != b.Primary:
+			return 1
+		}
+		return strings.Compare(a.NetworkInterfaceID, b.NetworkInterfaceID)
+	})
+	groups := slices.Clone(inst.Groups)
+	for _, n := range nics {
+		for _, g := range n.SecurityGroupIDs {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	return groups, nil
 }
 
 // ecsSession opens the session of an invocation (see session) and its ECS

@@ -58,13 +58,35 @@ func (s *incident) useHolds(ctx workflow.Context) bool {
 	return !s.dryRun && workflow.GetVersion(ctx, holdsChange, workflow.DefaultVersion, 1) >= 1
 }
 
+// perGroupHoldsChange is the workflow.GetVersion change after which a
+// block by instance (alicloud.ecs.block_ip with instance_id) holds each
+// security group as a measure of its own (see groupUnits). It is asked
+// only for such a block, so histories without one get no marker; runs
+// recorded before it hold the whole block under one key.
+const perGroupHoldsChange = "ecs-block-by-instance-holds-per-group"
+
+// holdsOf returns the holds of an applied action (see holdUnits), but for
+// a block by instance recorded before perGroupHoldsChange: one hold for
+// the whole block, as then.
+func holdsOf(ctx workflow.Context, fwd activities.ActionSpec, in, out map[string]any) []*hold {
+	if fwd.Inverse == activities.ECSUnblockIP && len(stringList(out["security_group_ids"])) > 0 &&
+		workflow.GetVersion(ctx, perGroupHoldsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return []*hold{newHold(fwd.Inverse, inverseInput(fwd.InverseArgs, in, out), outputChanged(out))}
+	}
+	return holdUnits(fwd, in, out)
+}
+
 // holdUnits returns the holds of an applied action: one per measure it
 // relies on. A blacklist edit (alicloud.ddos.blacklist_ip) holds each
-// address it asked for, changed when the call added it; any other action
+// address it asked for, changed when the call added it; a block by
+// instance holds each security group (see groupUnits); any other action
 // holds one measure, changed when its output says so.
 func holdUnits(fwd activities.ActionSpec, in, out map[string]any) []*hold {
 	args := inverseInput(fwd.InverseArgs, in, out)
 	changed := outputChanged(out)
+	if units := groupUnits(fwd.Inverse, args, out, changed); len(units) > 0 {
+		return units
+	}
 	if param, source := holdSplit(fwd.Inverse); param != "" {
 		asked := plainAddresses(in[source])
 		added := plainAddresses(args[param])
@@ -82,6 +104,60 @@ func holdUnits(fwd activities.ActionSpec, in, out map[string]any) []*hold {
 		}
 	}
 	return []*hold{newHold(fwd.Inverse, args, changed)}
+}
+
+// groupUnits splits a block by instance (an ecs.unblock_ip inverse with
+// security_group_ids) into one hold per group, whose inverse input is
+// that of a block by security_group_id on the group (security_group_id
+// and its rule_id, no lists): a block by group and a block by instance
+// that share a drop rule share its hold, and each group's rule is revoked
+// by its own last holder only. A unit is changed when the call added the
+// rule to its group (changed_security_group_ids; without that field, as
+// the whole call). nil for any other action.
+func groupUnits(inverse string, args, out map[string]any, changed bool) []*hold {
+	groups := stringList(args["security_group_ids"])
+	if inverse != activities.ECSUnblockIP || len(groups) == 0 {
+		return nil
+	}
+	rules := stringList(args["rule_ids"])
+	added, perGroup := out["changed_security_group_ids"]
+	addedGroups := stringList(added)
+	var units []*hold
+	for i, g := range groups {
+		unit := make(map[string]any, len(args))
+		for _, k := range workflow.DeterministicKeys(args) {
+			switch k {
+			case "security_group_ids", "rule_ids", "security_group_id", "rule_id":
+			default:
+				unit[k] = args[k]
+			}
+		}
+		unit["security_group_id"] = g
+		if i < len(rules) && rules[i] != "" {
+			unit["rule_id"] = rules[i]
+		}
+		unitChanged := changed
+		if perGroup && added != nil {
+			unitChanged = changed && slices.Contains(addedGroups, g)
+		}
+		units = append(units, newHold(inverse, unit, unitChanged))
+	}
+	return units
+}
+
+// stringList reads a list of strings from a recorded input or output.
+func stringList(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i] = fmt.Sprint(e)
+		}
+		return out
+	}
+	return nil
 }
 
 func newHold(inverse string, args map[string]any, changed bool) *hold {
@@ -351,8 +427,13 @@ func (s *incident) releaseHolds(ctx workflow.Context, a *applied) error {
 }
 
 // undoInput is the inverse input of the holds the registry says to undo,
-// with the first changer's recorded values; nil when none is.
+// with the first changer's recorded values; nil when none is. The groups
+// of a block by instance to undo are listed in security_group_ids and
+// rule_ids (see groupsUndoInput).
 func undoInput(a *applied) map[string]any {
+	if groupHolds(a) {
+		return groupsUndoInput(a)
+	}
 	param, _ := holdSplit(a.Inverse)
 	var in map[string]any
 	var list []any
@@ -384,6 +465,51 @@ func undoInput(a *applied) map[string]any {
 	if in != nil && param != "" {
 		in[param] = list
 	}
+	return in
+}
+
+// groupHolds reports whether a is a block by instance held per group (see
+// groupUnits; not one recorded before perGroupHoldsChange).
+func groupHolds(a *applied) bool {
+	if a.Inverse != activities.ECSUnblockIP || len(stringList(a.Output["security_group_ids"])) == 0 || len(a.Holds) == 0 {
+		return false
+	}
+	_, whole := a.Holds[0].Args["security_group_ids"]
+	return !whole
+}
+
+// groupsUndoInput is undoInput for the per-group holds of a block by
+// instance: one ecs.unblock_ip with the groups to undo in
+// security_group_ids and, at the same index, their rule_ids (empty: found
+// by content), each from the group's first changer; security_group_id and
+// rule_id are the first group's.
+func groupsUndoInput(a *applied) map[string]any {
+	var srcs []map[string]any
+	for _, h := range a.Holds {
+		if !h.Released || !h.Undo {
+			continue
+		}
+		src := h.Inverse
+		if len(src) == 0 {
+			src = h.Args
+		}
+		srcs = append(srcs, src)
+	}
+	if len(srcs) == 0 {
+		return nil
+	}
+	in := make(map[string]any, len(srcs[0])+2)
+	for _, k := range workflow.DeterministicKeys(srcs[0]) {
+		in[k] = srcs[0][k]
+	}
+	groups, rules := make([]any, len(srcs)), make([]any, len(srcs))
+	for i, src := range srcs {
+		groups[i], rules[i] = src["security_group_id"], ""
+		if r, ok := src["rule_id"].(string); ok {
+			rules[i] = r
+		}
+	}
+	in["security_group_ids"], in["rule_ids"] = groups, rules
 	return in
 }
 

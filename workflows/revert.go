@@ -32,7 +32,7 @@ func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec a
 	case s.dryRun:
 		a.Status, a.At = RevertPlanned, now.Add(st.RevertAfter)
 	case s.useHolds(ctx):
-		a.Holds = holdUnits(spec, u.Params, u.Output)
+		a.Holds = holdsOf(ctx, spec, u.Params, u.Output)
 		a.Status = RevertApplied
 		if st.RevertAfter > 0 {
 			a.Status, a.At = RevertScheduled, now.Add(st.RevertAfter)
@@ -402,12 +402,24 @@ func (s *incident) validateKeep(req StepRequest) error {
 	if err != nil {
 		return err
 	}
-	_, err = filterStatus(req.Step, t, RevertScheduled, RevertPlanned, RevertFailed)
+	_, err = filterStatus(req.Step, t, s.keepStatuses()...)
 	return err
 }
 
+// keepStatuses are the revert statuses keep applies to: pending ones and,
+// since failedRevertChange (the run waits on failed reverts), failed ones.
+// Runs recorded before it refused to keep a failed revert; Update handlers
+// run again on replay, so they still do.
+func (s *incident) keepStatuses() []string {
+	if s.openOnFailedRevert {
+		return []string{RevertScheduled, RevertPlanned, RevertFailed}
+	}
+	return []string{RevertScheduled, RevertPlanned}
+}
+
 // keep is the handler of the "keep" Update: the step's pending
-// auto-reverts are cancelled, and its failed reverts given up; the actions
+// auto-reverts are cancelled, and, since failedRevertChange, its failed
+// reverts given up; the actions
 // stay applied, and their holds not yet released are made forever in the
 // background, so no other incident's release undoes them (a registry error
 // shows in the revert's note).
@@ -416,7 +428,7 @@ func (s *incident) keep(ctx workflow.Context, req StepRequest) (RevertResult, er
 		return RevertResult{}, err
 	}
 	t, _ := s.revertTargets(req.Step)
-	live, _ := filterStatus(req.Step, t, RevertScheduled, RevertPlanned, RevertFailed)
+	live, _ := filterStatus(req.Step, t, s.keepStatuses()...)
 	s.updates++
 	for _, a := range live {
 		a.Status = RevertKept

@@ -58,11 +58,30 @@
 // keeps DNS (UDP and TCP 53) to the VPC resolvers 100.100.2.136 and
 // 100.100.2.138 (Alibaba Cloud's ECS private DNS documentation), which
 // resolve that name — they recurse, so a DNS tunnel from the isolated host
-// stays possible; name your own quarantine group to close it. A
-// quarantine group soar did not create now is not edited; isolation warns
-// in its plan when the group lacks that way out. Snapshots are named
-// soar-evidence-<hash(run, incident, step, disk)> (names must not start
-// with "auto") and created with a ClientToken. RunCommand gets the template with {{name}} placeholders,
+// stays possible.
+//
+// Those paths reach more than Cloud Assistant. The metadata service in
+// 100.100.0.0/16 hands out the temporary credentials of the instance's RAM
+// role, and the range typically also holds the VPC endpoints of Alibaba
+// Cloud's APIs: an attacker on an isolated host whose instance has a RAM
+// role can still take that role's credentials and call cloud APIs with
+// them, within the role's permissions. Isolation cuts the host off from
+// the network, not from the role. A team that cannot accept that gives
+// hosts that face attackers no instance RAM role, or names its own
+// quarantine group (quarantine_group_id) without these accept rules and
+// gives up run_command (kill, forensics) after isolation.
+//
+// soar's own quarantine group (named soar-quarantine and tagged
+// soar:quarantine) is checked by every isolation, and completed before an
+// interface moves in: drop-all outbound, the accept rules above,
+// InnerAccessPolicy Drop, SSH from forensics_cidr; an attempt that died
+// half-way through creating it would otherwise leave a group that lets
+// everything out. A group named by quarantine_group_id is not edited;
+// isolation warns in its plan when it lacks the Cloud Assistant way out.
+//
+// Snapshots are named soar-evidence-<hash(run, incident, step, disk)>
+// (names must not start with "auto") and created with a ClientToken.
+// RunCommand gets the template with {{name}} placeholders,
 // EnableParameter and the shell-quoted values as Parameters; Output is
 // Base64. ClientTokens are at most 64 ASCII characters.
 //

@@ -31,6 +31,8 @@ const (
 	// (100.100.100.200, HTTP) and polls its service (<region>.axt.aliyun.com,
 	// HTTPS) there: the quarantine group lets that through so that a
 	// run_command after isolation (kill, quarantine, forensics) still runs.
+	// That also leaves the host the instance RAM role's credentials and
+	// the cloud APIs (see serviceEgresses).
 	serviceCIDR = "100.100.0.0/16"
 )
 
@@ -45,10 +47,17 @@ func (e serviceEgress) String() string { return e.protocol + " " + e.ports + " t
 // serviceEgresses are what the Cloud Assistant agent of an isolated
 // instance needs: HTTP and HTTPS to serviceCIDR (the metadata server, its
 // service), and DNS to the VPC's resolvers (100.100.2.136 and .138) to find
-// its service's name. The resolvers recurse, so a DNS tunnel stays
-// possible from the isolated host; a team that prefers to cut it names its
-// own quarantine group (quarantine_group_id) and runs nothing after
-// isolation.
+// its service's name.
+//
+// They open more than Cloud Assistant. serviceCIDR also holds the
+// metadata service, which hands out the temporary credentials of the
+// instance's RAM role, and typically the VPC endpoints of Alibaba Cloud's
+// APIs: an attacker on an isolated host whose instance has a RAM role can
+// still take the role's credentials and call cloud APIs with them. The
+// resolvers recurse, so a DNS tunnel stays possible too. A team that
+// cannot accept that gives exposed hosts no instance RAM role, or names
+// its own quarantine group (quarantine_group_id) without these rules and
+// gives up run_command after isolation.
 func serviceEgresses() []serviceEgress {
 	const cloud = "soar: Cloud Assistant and metadata (Alibaba Cloud internal services)"
 	const dns = "soar: DNS to the VPC resolver, for the Cloud Assistant agent"

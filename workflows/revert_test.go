@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/opensoar/soar/activities"
 	"github.com/opensoar/soar/internal/playbook"
@@ -311,5 +312,32 @@ func TestRevert_FailedRevertKeepsIncidentOpen(t *testing.T) {
 				t.Errorf("unblock calls = %d, want %d", got, wantUnblocks)
 			}
 		})
+	}
+}
+
+// TestRevert_KeepOfFailedRevertBeforeTheChange: runs recorded before
+// failedRevertChange refused keep on a failed revert; Update handlers run
+// again on replay, so such a run still refuses it (and closes with the
+// revert failed, as then).
+func TestRevert_KeepOfFailedRevertBeforeTheChange(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnGetVersion(failedRevertChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.on(activities.CloudFWBlockIP, cloudFWOutput)
+	var unblocks atomic.Int32
+	h.on(activities.CloudFWUnblockIP, func(call) (map[string]any, error) {
+		unblocks.Add(1)
+		return nil, temporal.NewNonRetryableApplicationError("address book gone", activities.ErrTypeCloudNotFound, nil)
+	})
+	in := testInput(blockC2(time.Hour))
+	in.Playbook.Dedup = &playbook.Dedup{Key: "alert.resource.instance_id", Window: 3 * time.Hour}
+	keep := h.updateAt(2*time.Hour, UpdateKeep, StepRequest{Step: "block_c2", By: "alice"})
+	h.run(in)
+	r := h.result()
+	if keep.rejected == nil || !strings.Contains(keep.rejected.Error(), "block_c2 failed") {
+		t.Errorf("keep of the failed revert = %+v, want rejected naming its state", keep)
+	}
+	if d := r.ClosedAt.Sub(r.FirstSeen); d != 3*time.Hour || r.Reverts[0].Status != RevertFailed || unblocks.Load() != 1 {
+		t.Errorf("final: closed after %v, revert %s, %d unblocks; want closed at the window's end (3h) with the revert failed after one unblock",
+			d, r.Reverts[0].Status, unblocks.Load())
 	}
 }

@@ -519,7 +519,7 @@ func catalog() []ActionSpec {
 			Cloud: true, Mutating: true, Target: "domain",
 			Params: []Param{
 				{Name: "domain", Type: TypeString, Required: true, Description: "the protected website"},
-				{Name: "mode", Type: TypeString, Required: true, Description: "CC protection template, from the weakest: default < gf_under_attack < gf_sos_verify < gf_sos_enhance; a mode weaker than the current one is refused",
+				{Name: "mode", Type: TypeString, Required: true, Description: "CC protection template, from the weakest: default < gf_under_attack < gf_sos_verify < gf_sos_enhance; a site already at a stricter mode keeps it (changed false)",
 					Enum: []string{"default", "gf_under_attack", "gf_sos_verify", "gf_sos_enhance"}},
 			},
 			Outputs: outputs(

@@ -437,14 +437,7 @@ func undoInput(a *applied) map[string]any {
 	param, _ := holdSplit(a.Inverse)
 	var in map[string]any
 	var list []any
-	for _, h := range a.Holds {
-		if !h.Released || !h.Undo {
-			continue
-		}
-		src := h.Inverse
-		if len(src) == 0 {
-			src = h.Args
-		}
+	for _, src := range undoSources(a) {
 		if in == nil {
 			in = make(map[string]any, len(src)+1)
 			for _, k := range workflow.DeterministicKeys(src) {
@@ -468,6 +461,24 @@ func undoInput(a *applied) map[string]any {
 	return in
 }
 
+// undoSources are the recorded inverse inputs (else hold arguments) of the
+// holds of a that were released with the undo falling to this incident, in
+// hold order.
+func undoSources(a *applied) []map[string]any {
+	var srcs []map[string]any
+	for _, h := range a.Holds {
+		if !h.Released || !h.Undo {
+			continue
+		}
+		src := h.Inverse
+		if len(src) == 0 {
+			src = h.Args
+		}
+		srcs = append(srcs, src)
+	}
+	return srcs
+}
+
 // groupHolds reports whether a is a block by instance held per group (see
 // groupUnits; not one recorded before perGroupHoldsChange).
 func groupHolds(a *applied) bool {
@@ -484,17 +495,7 @@ func groupHolds(a *applied) bool {
 // by content), each from the group's first changer; security_group_id and
 // rule_id are the first group's.
 func groupsUndoInput(a *applied) map[string]any {
-	var srcs []map[string]any
-	for _, h := range a.Holds {
-		if !h.Released || !h.Undo {
-			continue
-		}
-		src := h.Inverse
-		if len(src) == 0 {
-			src = h.Args
-		}
-		srcs = append(srcs, src)
-	}
+	srcs := undoSources(a)
 	if len(srcs) == 0 {
 		return nil
 	}

@@ -34,18 +34,26 @@ func matchNames(t *testing.T, m *Matcher) []string {
 	return names
 }
 
-func TestReloader_Reload(t *testing.T) {
-	dir := t.TempDir()
-	write := func(file, content string) {
+// newReloadFixture is a reloader over a new directory with its matcher
+// and metrics, and write, which writes a file into the directory.
+func newReloadFixture(t *testing.T) (dir string, write func(file, content string), m *Matcher, r *Reloader, metrics *Metrics) {
+	t.Helper()
+	dir = t.TempDir()
+	write = func(file, content string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	env := testEnv(t)
-	metrics := NewMetrics()
-	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
-	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+	metrics = NewMetrics()
+	m, _ = NewMatcher(env, nil, testLogger(t), metrics)
+	r = NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+	return dir, write, m, r, metrics
+}
+
+func TestReloader_Reload(t *testing.T) {
+	dir, write, m, r, metrics := newReloadFixture(t)
 
 	write("block.yaml", playbookYAML("block", `alert.type == "sqli"`))
 	write("block.test.yaml", "not a playbook: ignored")
@@ -147,14 +155,8 @@ func playbookNames(m *Matcher) string {
 // loaded under its new path; it is not refused as a duplicate of its old
 // path.
 func TestReloader_Rename(t *testing.T) {
-	dir := t.TempDir()
-	env := testEnv(t)
-	metrics := NewMetrics()
-	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
-	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
-	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(playbookYAML("block", `alert.type == "sqli"`)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, write, m, r, metrics := newReloadFixture(t)
+	write("a.yaml", playbookYAML("block", `alert.type == "sqli"`))
 	r.Reload()
 	if err := os.Rename(filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")); err != nil {
 		t.Fatal(err)
@@ -168,9 +170,7 @@ func TestReloader_Rename(t *testing.T) {
 		t.Errorf("invalid reloads = %v, want 0: a rename is not a duplicate", got)
 	}
 	// Editing the renamed file takes effect: its path is not remembered as bad.
-	if err := os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(playbookYAML("block", `alert.severity >= 4`)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write("b.yaml", playbookYAML("block", `alert.severity >= 4`))
 	r.Reload()
 	if got := strings.Join(matchNames(t, m), ","); got != `block@alert.severity >= 4` {
 		t.Fatalf("after editing b.yaml, matches = %q", got)
@@ -181,17 +181,7 @@ func TestReloader_Rename(t *testing.T) {
 // duplicate of block.yaml, is loaded on the rescan after block.yaml is
 // deleted, or after block.yaml renames its playbook.
 func TestReloader_DuplicateLoadsOnceTheFirstIsGone(t *testing.T) {
-	dir := t.TempDir()
-	write := func(file, content string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := testEnv(t)
-	metrics := NewMetrics()
-	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
-	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+	dir, write, m, r, metrics := newReloadFixture(t)
 
 	write("block.yaml", playbookYAML("block", `alert.severity >= 4`))
 	r.Reload()
@@ -299,17 +289,7 @@ func TestReloader_WatchConfigMap(t *testing.T) {
 // edit both load on the next rescan; neither is refused as a duplicate of
 // the other's old version.
 func TestReloader_SwapNames(t *testing.T) {
-	dir := t.TempDir()
-	write := func(file, content string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := testEnv(t)
-	metrics := NewMetrics()
-	m, _ := NewMatcher(env, nil, testLogger(t), metrics)
-	r := NewReloader(dir, playbook.Options{Env: env}, m, testLogger(t), metrics)
+	_, write, m, r, metrics := newReloadFixture(t)
 	write("a.yaml", playbookYAML("alpha", `alert.type == "sqli"`))
 	write("b.yaml", playbookYAML("beta", `alert.severity >= 1`))
 	r.Reload()

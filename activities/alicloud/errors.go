@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
@@ -39,13 +41,15 @@ func classify(op string, err error) error {
 			code = fmt.Sprintf("HTTP%d", status)
 		}
 		if retryableCode(code) || status >= http.StatusInternalServerError || status == http.StatusTooManyRequests {
-			return fmt.Errorf("%s: %s (HTTP %d, request %s): %s: %w", op, code, status, se.RequestId(), oneLine(se.Message()), err)
+			// No cause either: the SDK error's text carries the response
+			// headers and message, already summarised here.
+			return fmt.Errorf("%s: %s (HTTP %d, request %s): %s", op, code, status, se.RequestId(), scrub(oneLine(se.Message())))
 		}
 		// No cause: the SDK error would travel as a retryable application
 		// error of type ServerError under this non-retryable one, and its
 		// code, message and request ID are already in the message.
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: %s: %s (HTTP %d, request %s)", op, code, oneLine(se.Message()), status, se.RequestId()),
+			scrub(fmt.Sprintf("%s: %s: %s (HTTP %d, request %s)", op, code, oneLine(se.Message()), status, se.RequestId())),
 			errTypeFor(code, status), nil)
 	}
 	var ce *sdkerrors.ClientError
@@ -55,18 +59,76 @@ func classify(op string, err error) error {
 		case sdkerrors.TimeoutErrorCode, sdkerrors.JsonUnmarshalErrorCode:
 			// A timeout, or a 2xx whose body did not parse (a proxy, a cut
 			// connection): transient. Every action is idempotent.
-			return fmt.Errorf("%s: %s: %w", op, ce.ErrorCode(), err)
+			// The SDK's error quotes the request URL: keep only its cause.
+			if origin := ce.OriginError(); origin != nil {
+				return fmt.Errorf("%s: %s: %w", op, ce.ErrorCode(), redact(origin))
+			}
+			return fmt.Errorf("%s: %s: %s", op, ce.ErrorCode(), scrub(oneLine(ce.Message())))
 		case sdkerrors.CanNotResolveEndpointErrorCode:
 			return temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message())), activities.ErrTypeNotConfigured, nil)
+				scrub(fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message()))), activities.ErrTypeNotConfigured, nil)
 		}
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message())), activities.ErrTypeInvalidInput, nil)
+			scrub(fmt.Sprintf("%s: %s: %s", op, ce.ErrorCode(), oneLine(ce.Message()))), activities.ErrTypeInvalidInput, nil)
 	}
 	// With AutoRetry off, transport failures (refused, reset, read timeout,
 	// context deadline or cancellation) arrive as *url.Error: let Temporal
 	// retry them (a cancelled activity is not retried anyway).
-	return fmt.Errorf("%s: %w", op, err)
+	return fmt.Errorf("%s: %w", op, redact(err))
+}
+
+// secretParam matches a credential or signature in a query string, a
+// string-to-sign or a message, plain or percent-encoded (once or twice).
+var secretParam = regexp.MustCompile(`(AccessKeyId|SecurityToken|Signature|AccessKeySecret)(=|%3D|%253D)[^&\s"]*`)
+
+// scrub blanks credentials and signatures in s.
+func scrub(s string) string {
+	return secretParam.ReplaceAllString(s, "$1$2REDACTED")
+}
+
+// redact returns err safe to record in workflow history, logs and
+// notifications. The classic SDK signs RPC calls in the query string, so a
+// transport failure's *url.Error quotes the AccessKeyId, SecurityToken and
+// Signature: it is rebuilt with the operation, the scheme and host, and
+// its cause only. Any other error whose text holds a credential is
+// replaced by its scrubbed text, keeping a context error as the cause.
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ue, ok := err.(*url.Error); ok {
+		host := "?"
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Scheme + "://" + u.Host
+		}
+		return &url.Error{Op: ue.Op, URL: host, Err: redact(ue.Err)}
+	}
+	msg := err.Error()
+	var ue *url.Error
+	if safe := scrub(msg); safe != msg || errors.As(err, &ue) {
+		return &scrubbedError{msg: safe, cause: ctxError(err)}
+	}
+	return err
+}
+
+// scrubbedError is an error's scrubbed text; cause is a context error of
+// the original, if any, so that errors.Is still sees a cancellation.
+type scrubbedError struct {
+	msg   string
+	cause error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.cause }
+
+// ctxError is the context error in err's chain, or nil.
+func ctxError(err error) error {
+	for _, ce := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, ce) {
+			return ce
+		}
+	}
+	return nil
 }
 
 // retryableCode reports whether a server error code is transient.

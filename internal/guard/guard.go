@@ -86,13 +86,23 @@ type ApprovalRule struct {
 // DefaultProtectedCIDRs are the networks soar never blocks whatever the
 // configuration: loopback, RFC 1918, carrier-grade NAT (which holds Alibaba
 // Cloud's metadata and internal service addresses), link-local, unique-local
-// IPv6, and the unspecified and broadcast addresses.
+// IPv6, the unspecified and broadcast addresses, and the IPv6 ranges that
+// embed IPv4 addresses (IPv4-mapped, NAT64 and 6to4), which could otherwise
+// name a protected IPv4 network in IPv6 form. IPv4-mapped targets are
+// checked as IPv4 (see [Guard.CheckBlock]); the mapped range is listed too
+// so that no path can block it as IPv6.
 func DefaultProtectedCIDRs() []string {
 	return []string{
 		"0.0.0.0/8", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
 		"100.64.0.0/10", "169.254.0.0/16", "100.100.100.200/32", "255.255.255.255/32",
 		"::/128", "::1/128", "fe80::/10", "fc00::/7",
+		"::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
 	}
+}
+
+// mappedV4 is the IPv4-mapped IPv6 range, ::ffff:0:0/96 (RFC 4291).
+func mappedV4() netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff}), 96)
 }
 
 // Problems lists every problem of the policy, for config validation.
@@ -178,7 +188,12 @@ func New(p Policy, ownAccessKeys ...string) (*Guard, error) {
 	if g.minV6 == 0 {
 		g.minV6 = DefaultMinPrefixV6
 	}
-	for _, c := range append(DefaultProtectedCIDRs(), p.ProtectedCIDRs...) {
+	for _, c := range DefaultProtectedCIDRs() {
+		// Parsed as written: parsePrefix would turn ::ffff:0:0/96 into
+		// 0.0.0.0/0.
+		g.protected = append(g.protected, netip.MustParsePrefix(c).Masked())
+	}
+	for _, c := range p.ProtectedCIDRs {
 		pfx, _ := parsePrefix(c) // checked by Problems
 		g.protected = append(g.protected, pfx)
 	}
@@ -217,11 +232,19 @@ func (e *DeniedError) Error() string {
 
 // CheckBlock reports whether target, an IP address or CIDR, may be blocked.
 // It refuses unparsable targets, protected networks (any overlap), and CIDRs
-// broader than the configured minimum prefix, with a *[DeniedError].
+// broader than the configured minimum prefix, with a *[DeniedError]. An
+// IPv4-mapped target (::ffff:10.0.0.1, ::ffff:203.0.113.0/120) is checked
+// as the IPv4 network it names; an IPv6 CIDR that covers the whole mapped
+// range (::ffff:0:0/95, ::/64) is refused as too broad, since it covers
+// every IPv4 address.
 func (g *Guard) CheckBlock(target string) error {
 	pfx, err := parsePrefix(target)
 	if err != nil {
 		return &DeniedError{Rule: "invalid_target", Target: target, Reason: err.Error()}
+	}
+	if m := mappedV4(); pfx.Addr().Is6() && pfx.Bits() < m.Bits() && pfx.Contains(m.Addr()) {
+		return &DeniedError{Rule: "min_prefix", Target: target,
+			Reason: fmt.Sprintf("a /%d covers the IPv4-mapped range %s, that is every IPv4 address", pfx.Bits(), m)}
 	}
 	if pfx.Addr().Is4() && pfx.Bits() < g.minV4 {
 		return &DeniedError{Rule: "min_prefix", Target: target,
@@ -273,7 +296,10 @@ func (g *Guard) CheckAccessKey(accessKeyID string) error {
 	return nil
 }
 
-// parsePrefix parses an IP address (as a single-address prefix) or a CIDR.
+// parsePrefix parses an IP address (as a single-address prefix) or a CIDR,
+// masked. An IPv4-mapped address or CIDR of /96 or longer becomes the IPv4
+// one it names (::ffff:10.0.0.0/104 → 10.0.0.0/8), so that it meets the
+// IPv4 checks; a shorter CIDR over the mapped range stays IPv6.
 func parsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -284,7 +310,11 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
 		}
-		return p.Masked(), nil
+		p = p.Masked()
+		if m := mappedV4(); p.Bits() >= m.Bits() && m.Contains(p.Addr()) {
+			return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-m.Bits()), nil
+		}
+		return p, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -295,7 +325,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 }
 
 // CanonicalTarget returns target as a canonical CIDR (203.0.113.7 →
-// 203.0.113.7/32), the form cloud rules store.
+// 203.0.113.7/32), the form cloud rules store. IPv4-mapped targets come
+// back in IPv4 form (::ffff:203.0.113.7 → 203.0.113.7/32).
 func CanonicalTarget(target string) (string, error) {
 	p, err := parsePrefix(target)
 	if err != nil {

@@ -72,6 +72,77 @@ func TestCheckBlock(t *testing.T) {
 	}
 }
 
+// TestCheckBlockEmbeddedIPv4 covers IPv6 forms that name IPv4 networks: an
+// IPv4-mapped CIDR is checked as the IPv4 network it names, and the NAT64
+// and 6to4 ranges are protected.
+func TestCheckBlockEmbeddedIPv4(t *testing.T) {
+	g, err := New(Policy{ProtectedCIDRs: []string{"198.51.100.0/24", "::ffff:192.0.2.0/120"}})
+	if err != nil {
+		t.Fatalf("New() error: %v", err)
+	}
+	tests := []struct {
+		target string
+		rule   string // "" means allowed
+	}{
+		// IPv4-mapped CIDRs are the IPv4 networks they name.
+		{"::ffff:10.0.0.1/128", "protected_cidrs"},
+		{"::ffff:100.100.100.200/128", "protected_cidrs"},
+		{"::ffff:a00:1/128", "protected_cidrs"},           // hex spelling of 10.0.0.1
+		{"::ffff:169.254.169.254/128", "protected_cidrs"}, // metadata, link-local
+		{"::ffff:127.1.0.0/112", "protected_cidrs"},       // 127.1.0.0/16, loopback
+		{"::ffff:198.51.100.7/128", "protected_cidrs"},    // the operator's own
+		{"::ffff:192.0.2.9", "protected_cidrs"},           // protected in mapped form
+		{"192.0.2.9", "protected_cidrs"},                  // ... which protects the IPv4
+		{"::ffff:10.0.0.1%eth0", "protected_cidrs"},       // zoned
+		{"::ffff:0.0.0.0/96", "min_prefix"},               // all of IPv4
+		{"::ffff:8.0.0.0/104", "min_prefix"},              // 8.0.0.0/8, broader than /16
+		{"::ffff:203.0.0.0/111", "min_prefix"},            // 203.0.0.0/15
+		{"::ffff:0:0/95", "min_prefix"},                   // shorter than /96: covers the mapped range
+		{"::ffff:203.0.113.7/80", "min_prefix"},           // masks to ::/80
+		{"::/64", "min_prefix"},                           // contains ::ffff:0:0/96
+		{"::ffff:203.0.113.7/128", ""},                    // an ordinary IPv4 host
+		{"::ffff:203.0.0.0/112", ""},                      // 203.0.0.0/16, the broadest allowed
+		// NAT64 and 6to4 addresses embed IPv4 ones: protected.
+		{"64:ff9b::a00:1", "protected_cidrs"},         // NAT64 10.0.0.1
+		{"64:ff9b::6464:64c8/128", "protected_cidrs"}, // NAT64 100.100.100.200
+		{"64:ff9b::cb00:7107", "protected_cidrs"},     // NAT64 203.0.113.7: still refused
+		{"64:ff9b:1::a00:1", "protected_cidrs"},       // local-use NAT64 (RFC 8215)
+		{"2002:a00:1::1", "protected_cidrs"},          // 6to4 for 10.0.0.1
+		{"2002:cb00:7107::/48", "protected_cidrs"},    // 6to4 for 203.0.113.7
+		{"2001:db8:1::7", ""},                         // ordinary IPv6 still blockable
+		{"2003::1", ""},                               // just above 2002::/16
+	}
+	for _, tt := range tests {
+		err := g.CheckBlock(tt.target)
+		var denied *DeniedError
+		switch {
+		case tt.rule == "" && err != nil:
+			t.Errorf("CheckBlock(%q) = %v, want allowed", tt.target, err)
+		case tt.rule != "" && !errors.As(err, &denied):
+			t.Errorf("CheckBlock(%q) = %v, want a DeniedError by %s", tt.target, err, tt.rule)
+		case tt.rule != "" && denied.Rule != tt.rule:
+			t.Errorf("CheckBlock(%q) denied by %s (%v), want %s", tt.target, denied.Rule, err, tt.rule)
+		}
+	}
+}
+
+// TestCheckBlockMappedMinPrefix checks that a mapped CIDR meets the IPv4
+// min_prefix, not the IPv6 one.
+func TestCheckBlockMappedMinPrefix(t *testing.T) {
+	g, err := New(Policy{MinPrefixV4: 24, MinPrefixV6: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.CheckBlock("::ffff:203.0.113.0/120"); err != nil {
+		t.Errorf("CheckBlock(mapped /24) = %v, want allowed", err)
+	}
+	err = g.CheckBlock("::ffff:203.0.112.0/119")
+	var denied *DeniedError
+	if !errors.As(err, &denied) || denied.Rule != "min_prefix" || !strings.Contains(err.Error(), "/23 is broader than the broadest allowed block /24") {
+		t.Errorf("CheckBlock(mapped /23) = %v, want refused by min_prefix as an IPv4 /23", err)
+	}
+}
+
 func TestCheckBlockMinPrefix(t *testing.T) {
 	g, err := New(Policy{MinPrefixV4: 24, MinPrefixV6: 64})
 	if err != nil {
@@ -170,6 +241,13 @@ func TestCanonicalTarget(t *testing.T) {
 		"203.0.113.7":    "203.0.113.7/32",
 		"203.0.113.9/24": "203.0.113.0/24",
 		"2001:db8::1":    "2001:db8::1/128",
+		// IPv4-mapped targets go to the cloud in IPv4 form.
+		"::ffff:203.0.113.7":     "203.0.113.7/32",
+		"::ffff:203.0.113.7/128": "203.0.113.7/32",
+		"::ffff:203.0.113.9/120": "203.0.113.0/24",
+		"::ffff:0.0.0.0/96":      "0.0.0.0/0",
+		"::ffff:203.0.113.7/80":  "::/80",
+		"64:ff9b::cb00:7107":     "64:ff9b::cb00:7107/128",
 	} {
 		got, err := CanonicalTarget(in)
 		if err != nil || got != want {

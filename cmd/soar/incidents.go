@@ -379,8 +379,11 @@ func printStatus(w io.Writer, st workflows.Status, extra string) {
 				key = r.Step
 			}
 			when := "-"
-			if !r.At.IsZero() {
+			switch {
+			case !r.At.IsZero():
 				when = "at " + fmtLocal(r.At)
+			case r.Status == workflows.RevertApplied:
+				when = "no timer: on request" // in place; undone by the revert Update or a rollback
 			}
 			// The error says why a revert failed; otherwise the note says what
 			// the hold registry decided ("still held by …").

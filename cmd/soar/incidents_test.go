@@ -141,7 +141,8 @@ func TestPrintStatus(t *testing.T) {
 		Reverts: []workflows.PlannedRevert{{Step: "block_c2", Key: "block_c2#0", Action: "alicloud.cloudfw.unblock_ip",
 			Target: "203.0.113.7", At: at.Add(72 * time.Hour), Status: "scheduled"},
 			{Step: "isolate", Action: "alicloud.ecs.restore_instance", Target: "i-bp1sandboxweb01", Status: "released",
-				Note: "still held by crypto-miner.i-bp1sandboxdb01; the last holder undoes it"}},
+				Note: "still held by crypto-miner.i-bp1sandboxdb01; the last holder undoes it"},
+			{Step: "stop", Action: "alicloud.ecs.start_instance", Target: "i-bp1sandboxdb01", Status: "applied"}},
 	}
 	var b bytes.Buffer
 	printStatus(&b, st, " --temporal-addr 10.0.0.1:7233")
@@ -158,6 +159,7 @@ func TestPrintStatus(t *testing.T) {
 		"approvers secops · 0 of 1 approval(s) · on timeout approve at ",
 		"soar approve compromised-host.i-bp1sandboxweb01 isolate --by <you> --temporal-addr 10.0.0.1:7233    (add --reject to refuse)\n",
 		"still held by crypto-miner.i-bp1sandboxdb01; the last holder undoes it\n",
+		"no timer: on request\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("printStatus output lacks %q:\n%s", want, out)
@@ -166,6 +168,9 @@ func TestPrintStatus(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.TrimRight(line, " ") != line {
 			t.Errorf("printStatus line %q ends in spaces", line)
+		}
+		if f := strings.Fields(line); len(f) > 3 && f[0] == "stop" && strings.Join(f[3:], " ") != "applied no timer: on request" {
+			t.Errorf("revert row %q, want applied with no timer: on request", line)
 		}
 		if f := strings.Fields(line); len(f) > 0 && f[0] == "block_c2#0" {
 			if want := []string{"block_c2#0", "alicloud.cloudfw.unblock_ip", "203.0.113.7", "scheduled", "at"}; !slices.Equal(f[:5], want) {

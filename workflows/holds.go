@@ -67,13 +67,68 @@ const perGroupHoldsChange = "ecs-block-by-instance-holds-per-group"
 
 // holdsOf returns the holds of an applied action (see holdUnits), but for
 // a block by instance recorded before perGroupHoldsChange: one hold for
-// the whole block, as then.
-func holdsOf(ctx workflow.Context, fwd activities.ActionSpec, in, out map[string]any) []*hold {
+// the whole block, as then. With a cloud directory the keys name the
+// account and region canonically (see rekey).
+func holdsOf(ctx workflow.Context, fwd activities.ActionSpec, in, out map[string]any, dir *CloudDirectory) []*hold {
 	if fwd.Inverse == activities.ECSUnblockIP && len(stringList(out["security_group_ids"])) > 0 &&
 		workflow.GetVersion(ctx, perGroupHoldsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return []*hold{newHold(fwd.Inverse, inverseInput(fwd.InverseArgs, in, out), outputChanged(out))}
+		return rekey(fwd.Inverse, []*hold{newHold(fwd.Inverse, inverseInput(fwd.InverseArgs, in, out), outputChanged(out))}, dir)
 	}
-	return holdUnits(fwd, in, out)
+	return rekey(fwd.Inverse, holdUnits(fwd, in, out), dir)
+}
+
+// rekey recomputes the keys of holds with the account and region as the
+// activities resolve them (see cloudKeyArgs): an alert naming no account
+// and one naming the default account's UID hold the same measure under
+// one key. Only incidents whose input carries the directory do so; the
+// others (every incident opened before IncidentInput.Cloud existed, whose
+// histories record no directory) keep the raw keys they always derived,
+// so no version gate is needed: a run derives all its keys one way, and
+// replaying it derives them again from the same recorded input. Holds
+// already taken are carried with their keys and never rekeyed.
+func rekey(inverse string, holds []*hold, dir *CloudDirectory) []*hold {
+	if dir == nil {
+		return holds
+	}
+	for _, h := range holds {
+		h.Key, h.Measure = holdKey(inverse, dir.cloudKeyArgs(inverse, h.Args))
+	}
+	return holds
+}
+
+// cloudKeyArgs returns args with account and region as the activities
+// resolve them: no account (or "") is the default account, an account UID
+// is the account's name, and no region (or "") is the account's region.
+// An account the directory does not know stays as it is. args itself is
+// not changed: the inverse input keeps what the incident recorded.
+func (d *CloudDirectory) cloudKeyArgs(inverse string, args map[string]any) map[string]any {
+	if spec, ok := activities.Lookup(inverse); !ok || !spec.Cloud {
+		return args
+	}
+	out := make(map[string]any, len(args)+2)
+	for _, k := range workflow.DeterministicKeys(args) {
+		out[k] = args[k]
+	}
+	acct, _ := args["account"].(string)
+	acct = strings.TrimSpace(acct)
+	if acct == "" {
+		acct = d.DefaultAccount
+	} else if _, isName := d.Regions[acct]; !isName {
+		if name, ok := d.AccountIDs[acct]; ok {
+			acct = name
+		}
+	}
+	if acct != "" {
+		out["account"] = acct
+	}
+	region, _ := args["region"].(string)
+	if region = strings.TrimSpace(region); region == "" {
+		region = d.Regions[acct]
+	}
+	if region != "" {
+		out["region"] = region
+	}
+	return out
 }
 
 // holdUnits returns the holds of an applied action: one per measure it
@@ -197,7 +252,8 @@ func stateArg(inverse, param string) bool {
 // holdKey is the registry key of the measure the inverse input args undoes:
 // the inverse's name and a hash of its canonical input (state parameters
 // left out, addresses as CIDRs, domains in lower case; account and region
-// included, meta never present), plus a description for humans. Both
+// included, as resolved by rekey when the incident has a cloud directory;
+// meta never present), plus a description for humans. Both
 // incidents sharing a measure derive the same key, since the input comes
 // from their recorded outputs.
 func holdKey(inverse string, args map[string]any) (key, measure string) {

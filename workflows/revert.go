@@ -32,7 +32,7 @@ func (s *incident) recordApplied(ctx workflow.Context, st *playbook.Step, spec a
 	case s.dryRun:
 		a.Status, a.At = RevertPlanned, now.Add(st.RevertAfter)
 	case s.useHolds(ctx):
-		a.Holds = holdsOf(ctx, spec, u.Params, u.Output)
+		a.Holds = holdsOf(ctx, spec, u.Params, u.Output, s.in.Cloud)
 		a.Status = RevertApplied
 		if st.RevertAfter > 0 {
 			a.Status, a.At = RevertScheduled, now.Add(st.RevertAfter)

@@ -46,6 +46,24 @@ type IncidentInput struct {
 	// Limits bound one workflow run before it continues as new; the zero
 	// value means the defaults.
 	Limits Limits `json:"limits,omitzero"`
+	// Cloud names soar.yaml's cloud accounts, so that the hold registry
+	// keys a measure the same way whichever way an alert named its account
+	// (see holdKey); nil on incidents opened before it existed.
+	Cloud *CloudDirectory `json:"cloud,omitempty"`
+}
+
+// CloudDirectory is what an incident needs of soar.yaml's cloud accounts
+// to tell when two actions act on the same account and region: the
+// activities resolve an account by name or by UID, "" meaning the default
+// account, and an empty region meaning the account's.
+type CloudDirectory struct {
+	// DefaultAccount is the name of the account used when none is named.
+	DefaultAccount string `json:"default_account,omitempty"`
+	// AccountIDs maps an account's UID to its name.
+	AccountIDs map[string]string `json:"account_ids,omitempty"`
+	// Regions maps every account's name to its region ("" when it has
+	// none).
+	Regions map[string]string `json:"regions,omitempty"`
 }
 
 // Limits bound one run of the Incident workflow. Past any of them the

@@ -180,7 +180,7 @@ func startIngest(ctx context.Context, cfg config.Config, d ingestDeps) (*ingestR
 	starter := d.starter
 	if starter == nil {
 		starter = ingest.NewTemporalStarter(d.temporal, ingest.TemporalOptions{
-			TaskQueue: cfg.Temporal.TaskQueue, Approvers: cfg.Approvers, Policy: cfg.Guardrails,
+			TaskQueue: cfg.Temporal.TaskQueue, Approvers: cfg.Approvers, Policy: cfg.Guardrails, Cloud: cfg.Cloud,
 		})
 	}
 	consumer, err := ingest.NewConsumer(d.nats, ingest.Options{

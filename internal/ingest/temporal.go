@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/guard"
 	"github.com/opensoar/soar/internal/playbook"
 	"github.com/opensoar/soar/workflows"
@@ -26,6 +27,9 @@ type TemporalOptions struct {
 	Approvers map[string][]string
 	// Policy is the guardrail policy snapshotted into new incidents.
 	Policy guard.Policy
+	// Cloud is soar.yaml's cloud accounts; each incident gets their
+	// directory (see [CloudDirectoryOf]).
+	Cloud config.Cloud
 }
 
 // TemporalStarter delivers alerts with UpdateWithStart: it
@@ -105,7 +109,8 @@ func (s *TemporalStarter) StartOptions(d Delivery) client.StartWorkflowOptions {
 // groups of [ApproversFor] plus the default group (the first in name
 // order), which approves policy gates naming no approvers (protected
 // instances, budgets), and the linkage hop count of the alert
-// (Labels[HopsLabel], from the Soar-Hops header).
+// (Labels[HopsLabel], from the Soar-Hops header), and the cloud directory
+// of [CloudDirectoryOf].
 func (s *TemporalStarter) Input(d Delivery) workflows.IncidentInput {
 	approvers := ApproversFor(d.Playbook, s.opts.Policy, s.opts.Approvers)
 	var defaults []string
@@ -126,7 +131,28 @@ func (s *TemporalStarter) Input(d Delivery) workflows.IncidentInput {
 		DedupKey:         d.DedupKey,
 		DefaultApprovers: defaults,
 		Hops:             max(hops, 0),
+		Cloud:            CloudDirectoryOf(s.opts.Cloud),
 	}
+}
+
+// CloudDirectoryOf returns the accounts of c as an incident needs them to
+// key the measures it holds (the default account, UIDs and regions by
+// name), or nil when c names no account.
+func CloudDirectoryOf(c config.Cloud) *workflows.CloudDirectory {
+	if len(c.Accounts) == 0 && c.DefaultAccount == "" {
+		return nil
+	}
+	dir := &workflows.CloudDirectory{DefaultAccount: c.DefaultAccount, Regions: make(map[string]string, len(c.Accounts))}
+	for name, a := range c.Accounts {
+		dir.Regions[name] = a.Region
+		if a.ID != "" {
+			if dir.AccountIDs == nil {
+				dir.AccountIDs = map[string]string{}
+			}
+			dir.AccountIDs[a.ID] = name
+		}
+	}
+	return dir
 }
 
 // target is the incident's SoarTarget, the workflow's own rule: the dedup

@@ -17,6 +17,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/opensoar/soar/internal/config"
 	"github.com/opensoar/soar/internal/guard"
 	"github.com/opensoar/soar/internal/playbook"
 	"github.com/opensoar/soar/workflows"
@@ -239,5 +240,30 @@ func TestClassifyTemporal_IncidentClosing(t *testing.T) {
 	}
 	if err := classifyTemporal(nil); err != nil {
 		t.Errorf("classifyTemporal(nil) = %v, want nil", err)
+	}
+}
+
+// TestTemporalStarter_InputCloudDirectory: each incident gets soar.yaml's
+// accounts as a directory (default, UID → name, name → region), so that
+// two incidents naming one account differently hold its measures under one
+// key; without accounts there is none.
+func TestTemporalStarter_InputCloudDirectory(t *testing.T) {
+	cloud := config.Cloud{DefaultAccount: "prod", Accounts: map[string]config.Account{
+		"prod":    {ID: "1234567890123456", Region: "cn-hangzhou", Endpoint: "127.0.0.1:1"},
+		"staging": {Region: "cn-shanghai"},
+	}}
+	st := NewTemporalStarter(newFakeTemporal(t), TemporalOptions{Cloud: cloud})
+	_, a := sample(t, "waf-sqli-blacklist")
+	in := st.Input(NewDelivery(wafPlaybook(), "203.0.113.7", a))
+	want := &workflows.CloudDirectory{
+		DefaultAccount: "prod",
+		AccountIDs:     map[string]string{"1234567890123456": "prod"},
+		Regions:        map[string]string{"prod": "cn-hangzhou", "staging": "cn-shanghai"},
+	}
+	if diff := cmp.Diff(want, in.Cloud); diff != "" {
+		t.Errorf("Cloud (-want +got):\n%s", diff)
+	}
+	if got := NewTemporalStarter(newFakeTemporal(t), TemporalOptions{}).Input(NewDelivery(wafPlaybook(), "203.0.113.7", a)).Cloud; got != nil {
+		t.Errorf("Cloud without accounts = %+v, want nil", got)
 	}
 }

@@ -170,6 +170,7 @@ func (r *caseRun) run(ctx context.Context) (workflows.Result, bool) {
 		DedupKey:         first.d.DedupKey,
 		DefaultApprovers: defaults,
 		Hops:             first.hops,
+		Cloud:            ingest.CloudDirectoryOf(cfg.Cloud),
 	}
 	r.note(0, -1, "alert", "alert %s (%s) opens incident %s", first.a.ID, describeAlert(first.a), in.IncidentID)
 	r.schedule(alerts[1:], first)

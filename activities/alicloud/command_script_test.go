@@ -148,3 +148,71 @@ func TestKillAndQuarantineChecksTheProcess(t *testing.T) {
 		}
 	})
 }
+
+// TestQuarantineOnlyRegularFiles runs the shipped templates for real: an
+// alert whose file.path is a directory or a symbolic link leaves it where
+// it is (and what it points to) and says so, and a path with a ".."
+// component is refused by the parameter pattern and, were it to get
+// through, by the script.
+func TestQuarantineOnlyRegularFiles(t *testing.T) {
+	for _, tool := range []string{"sh", "sha256sum", "basename", "mkdir", "mv", "chmod", "date"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(filepath.Join(etc, "ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(target, []byte("root:x:0:0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "index.php")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+
+	out := runKillAndQuarantine(t, dir, 0, etc)
+	if fi, err := os.Stat(filepath.Join(etc, "ssh")); err != nil || !fi.IsDir() || !strings.Contains(out, "not quarantined: "+etc+" is not a regular file") {
+		t.Errorf("directory %s after the quarantine: %v; output:\n%s\nwant it left alone and reported", etc, err, out)
+	}
+	out = runKillAndQuarantine(t, dir, 0, link)
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 || !strings.Contains(out, "not quarantined: "+link+" is a symbolic link") {
+		t.Errorf("symlink %s after the quarantine: %v; output:\n%s\nwant it left alone and reported", link, err, out)
+	}
+	if data, err := os.ReadFile(target); err != nil || string(data) != "root:x:0:0" {
+		t.Errorf("link target %s = %q, %v; want it untouched", target, data, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "quarantine", "manifest")); !os.IsNotExist(err) {
+		t.Errorf("quarantine manifest written (%v), want nothing quarantined", err)
+	}
+
+	for _, name := range []string{"kill_and_quarantine", "quarantine_file"} {
+		cmd, err := compileCommand(name, config.DefaultCommands()[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/var/www/../../etc", "/var/www/..", "/..", "/tmp//x", "/tmp/x/"} {
+			if _, err := cmd.parameters(map[string]any{"path": p}); err == nil || !strings.Contains(err.Error(), "does not match the pattern") {
+				t.Errorf("%s: path %q: err = %v, want refused by the pattern", name, p, err)
+			}
+		}
+		for _, p := range []string{"/var/www/html/.x.php", "/tmp/..x", "/tmp/...", "/a/./b", "/var/www/html/x.php"} {
+			if _, err := cmd.parameters(map[string]any{"path": p}); err != nil {
+				t.Errorf("%s: path %q: %v, want accepted", name, p, err)
+			}
+		}
+		sub := etc + "/ssh/.."
+		script := cmd.render(map[string]string{"pid": "''", "path": shellQuote(sub)})
+		script = strings.Replace(script, "q=/var/lib/soar/quarantine;", "q="+shellQuote(filepath.Join(dir, "quarantine"))+";", 1)
+		out, err := exec.Command("sh", "-c", script).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "has a .. component") {
+			t.Errorf("%s rendered with %s: %v, output:\n%s\nwant refused", name, sub, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(etc, "ssh")); err != nil {
+			t.Errorf("%s: %s gone: %v", name, etc, err)
+		}
+	}
+}

@@ -237,7 +237,9 @@ func Default() Config {
 // DefaultCommands are the shipped Cloud Assistant templates.
 func DefaultCommands() map[string]Command {
 	pid := CommandParam{Pattern: `[0-9]{1,10}`, Description: "process ID"}
-	path := CommandParam{Pattern: `/[A-Za-z0-9._@+/-]{1,1000}`, Description: "absolute file path"}
+	// An absolute path without "..", "//" or a trailing slash: each component
+	// is a name, "." or a name starting with dots that is not "..".
+	path := CommandParam{Pattern: absPathPattern, Description: "absolute file path without .. components"}
 	return map[string]Command{
 		"kill_process": {
 			Description: "kill a process by PID (and its children)",
@@ -247,10 +249,9 @@ func DefaultCommands() map[string]Command {
 		},
 		"quarantine_file": {
 			Description: "move a file into /var/lib/soar/quarantine, keeping its hash, and make it unreadable",
-			Script: "set -eu\nq=/var/lib/soar/quarantine; mkdir -p \"$q\"; chmod 700 \"$q\"\n" +
-				"if [ -e {{path}} ]; then sha256sum {{path}} >> \"$q/manifest\"; mv {{path}} \"$q/$(date +%s)-$(basename {{path}})\"; chmod 000 \"$q\"/*-\"$(basename {{path}})\"; echo quarantined {{path}}; else echo missing {{path}}; fi\n",
-			Params:  map[string]CommandParam{"path": withRequired(path)},
-			Timeout: 30 * time.Second,
+			Script:      "set -eu\npath={{path}}\n" + quarantineScript,
+			Params:      map[string]CommandParam{"path": withRequired(path)},
+			Timeout:     30 * time.Second,
 		},
 		"kill_and_quarantine": {
 			Description: "kill a process if it runs the file (its executable or an argument is the path), then quarantine the file (webshell, trojan, miner)",
@@ -259,7 +260,7 @@ func DefaultCommands() map[string]Command {
 			// "<path> (deleted)") or one of /proc/<pid>/cmdline's arguments
 			// is the path. The parameters arrive as single shell words and
 			// are only ever used quoted.
-			Script: "set -u\nset -- {{pid}} {{path}}\npid=$1 path=$2\n" +
+			Script: "set -eu\nset -- {{pid}} {{path}}\npid=$1 path=$2\n" +
 				"if [ -n \"$pid\" ] && [ \"$pid\" != 0 ]; then\n" +
 				"  if [ ! -d \"/proc/$pid\" ]; then echo \"no process $pid\"\n" +
 				"  elif [ -z \"$path\" ]; then echo \"not killed: no path to check process $pid against\"\n" +
@@ -270,11 +271,10 @@ func DefaultCommands() map[string]Command {
 				"    else echo \"not killed: process $pid runs ${exe:-an unknown program}, not $path\"; fi\n" +
 				"  fi\n" +
 				"fi\n" +
-				"q=/var/lib/soar/quarantine; mkdir -p \"$q\"; chmod 700 \"$q\"\n" +
-				"if [ -n \"$path\" ] && [ -e \"$path\" ]; then sha256sum \"$path\" >> \"$q/manifest\"; mv \"$path\" \"$q/$(date +%s)-$(basename \"$path\")\"; echo \"quarantined $path\"; fi\n",
+				"if [ -n \"$path\" ]; then\n" + quarantineScript + "fi\n",
 			Params: map[string]CommandParam{
 				"pid":  {Pattern: `[0-9]{0,10}`, Description: "process ID; empty or 0 skips the kill, which also needs the path to check the process against"},
-				"path": {Pattern: `(/[A-Za-z0-9._@+/-]{1,1000})?`, Description: "absolute file path; empty skips the quarantine"},
+				"path": {Pattern: `(?:` + absPathPattern + `)?`, Description: "absolute file path without .. components; empty skips the quarantine"},
 			},
 			Timeout: 60 * time.Second,
 		},
@@ -287,6 +287,24 @@ func DefaultCommands() map[string]Command {
 		},
 	}
 }
+
+// absPathPattern is an absolute path whose components are not "..".
+const absPathPattern = `(?:/(?:[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*|\.(?:[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*|\.[A-Za-z0-9._@+-]+)?))+`
+
+// quarantineScript moves the regular file $path (not a symbolic link, not
+// a directory, no ".." component) into /var/lib/soar/quarantine, recording
+// its hash in the manifest and making it unreadable, and says what it did.
+// Anything else is left alone with a "not quarantined" line; a failing step
+// fails the script (set -e and the && chain).
+const quarantineScript = "q=/var/lib/soar/quarantine;\n" +
+	"case \"/$path/\" in */../*) echo \"not quarantined: $path has a .. component\" ;;\n" +
+	"*) if [ -L \"$path\" ]; then echo \"not quarantined: $path is a symbolic link\"\n" +
+	"  elif [ ! -e \"$path\" ]; then echo \"missing $path\"\n" +
+	"  elif [ ! -f \"$path\" ]; then echo \"not quarantined: $path is not a regular file\"\n" +
+	"  else dest=\"$q/$(date +%s)-$(basename \"$path\")\"\n" +
+	"    mkdir -p \"$q\" && chmod 700 \"$q\" && sha256sum \"$path\" >> \"$q/manifest\" && mv -- \"$path\" \"$dest\" && chmod 000 \"$dest\" && echo \"quarantined $path to $dest\"\n" +
+	"  fi ;;\n" +
+	"esac\n"
 
 func withRequired(p CommandParam) CommandParam {
 	p.Required = true

@@ -16,6 +16,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/opensoar/soar/activities"
+	"github.com/opensoar/soar/internal/suggest"
 )
 
 // Defaults of [Policy].
@@ -129,8 +132,8 @@ func (p Policy) Problems() []error {
 		}
 	}
 	for i, b := range p.Budgets {
-		if b.Action == "" {
-			errs = append(errs, fmt.Errorf("budgets[%d].action: required", i))
+		if err := budgetActionProblem(b.Action); err != nil {
+			errs = append(errs, fmt.Errorf("budgets[%d].action: %w", i, err))
 		}
 		if b.Max < 1 {
 			errs = append(errs, fmt.Errorf("budgets[%d].max: %d, want at least 1", i, b.Max))
@@ -154,6 +157,33 @@ func (p Policy) Problems() []error {
 		errs = append(errs, fmt.Errorf("max_linkage_hops: %d, want 0 (default) or more", p.MaxLinkageHops))
 	}
 	return errs
+}
+
+// budgetActionProblem reports why action cannot carry a budget: it must be
+// "*" or a catalog action whose runs the incident workflow counts, that is
+// a mutating one (workflows.budgetNeed skips the others).
+func budgetActionProblem(action string) error {
+	if action == "" {
+		return errors.New("required")
+	}
+	if action == "*" {
+		return nil
+	}
+	var counted []string
+	for _, s := range activities.Catalog() {
+		if s.Mutating {
+			counted = append(counted, s.Name)
+		}
+	}
+	spec, ok := activities.Lookup(action)
+	if !ok {
+		return fmt.Errorf("%q is not an action%s", action, suggest.DidYouMean(action, append(counted, "*")))
+	}
+	if !spec.Mutating {
+		return fmt.Errorf("%q changes nothing, so its runs are not counted and a budget on it would never apply; budgets apply to \"*\" and %s",
+			action, strings.Join(counted, ", "))
+	}
+	return nil
 }
 
 // Hops returns the linkage hop limit with the default applied.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opensoar/soar/activities"
 )
 
 func TestCheckBlock(t *testing.T) {
@@ -233,6 +235,51 @@ func TestPolicyProblems(t *testing.T) {
 	}
 	if _, err := New(Policy{Budgets: []Budget{{Action: "*", Max: 10, Window: time.Hour}}}); err != nil {
 		t.Errorf("New(good policy) = %v", err)
+	}
+}
+
+func TestPolicyProblemsBudgetAction(t *testing.T) {
+	tests := []struct {
+		action string
+		want   []string // substrings of the problem; none means valid
+	}{
+		{"*", nil},
+		{activities.ECSIsolateInstance, nil},
+		{activities.CloudFWBlockIP, nil},
+		{"alicloud.ecs.isolate_instanse", []string{
+			`budgets[0].action: "alicloud.ecs.isolate_instanse" is not an action`,
+			`(did you mean "alicloud.ecs.isolate_instance"?)`}},
+		{"no.such.thing", []string{`budgets[0].action: "no.such.thing" is not an action`}},
+		{activities.NATSPublish, []string{
+			`budgets[0].action: "nats.publish" changes nothing, so its runs are not counted`,
+			activities.ECSIsolateInstance}},
+		{activities.NotifyWebhook, []string{`"notify.webhook" changes nothing`, `budgets apply to "*" and `}},
+	}
+	for _, tt := range tests {
+		p := Policy{Budgets: []Budget{{Action: tt.action, Max: 5, Window: time.Hour}}}
+		errs := p.Problems()
+		if len(tt.want) == 0 {
+			if len(errs) != 0 {
+				t.Errorf("Problems(budget on %q) = %v, want none", tt.action, errs)
+			}
+			continue
+		}
+		if len(errs) != 1 {
+			t.Errorf("Problems(budget on %q) = %v, want one problem", tt.action, errs)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(errs[0].Error(), w) {
+				t.Errorf("Problems(budget on %q) = %q, want it to contain %q", tt.action, errs[0], w)
+			}
+		}
+	}
+	// Every action the message lists as counted carries a budget.
+	for _, s := range activities.Catalog() {
+		p := Policy{Budgets: []Budget{{Action: s.Name, Max: 1, Window: time.Minute}}}
+		if errs := p.Problems(); s.Mutating != (len(errs) == 0) {
+			t.Errorf("Problems(budget on %q, mutating=%v) = %v", s.Name, s.Mutating, errs)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ import (
 const (
 	attackerIP   = "203.0.113.7"  // the samples' attacker (SQLi, flood, SSH, reverse shell, leaked key)
 	c2IP         = "203.0.113.99" // threat-intel-c2's C&C server
-	poolIP       = "198.51.100.23"
+	poolIP       = "203.0.113.66"
 	site         = "www.example.com"
 	aliceKey     = "LTAI5tSandboxAlice0001"
 	engineKey    = "sandbox-ak"

@@ -130,6 +130,32 @@ func (s *incident) stepApproved(ctx workflow.Context, sr *stepRun) bool {
 	return workflow.GetVersion(ctx, humanApprovalChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 }
 
+// protectedApprovalChange is the workflow.GetVersion change after which a
+// step's own approval covers a protected instance (its policy gate and the
+// action's meta.approved) only when one of its voters is also a default
+// approver of policy gates (see defaultApprovers): a group the playbook
+// names, such as devs, cannot approve disrupting a protected instance by
+// itself. It is asked only when no voter is one, so other histories get no
+// marker; runs recorded before it let any voter of the step cover it.
+const protectedApprovalChange = "protected-instance-needs-default-approver"
+
+// stepCoversProtected reports whether the step's own approval covers a
+// protected instance: it counts (stepApproved) and, but on runs recorded
+// before protectedApprovalChange, one of its voters may approve policy
+// gates.
+func (s *incident) stepCoversProtected(ctx workflow.Context, sr *stepRun) bool {
+	if !s.stepApproved(ctx, sr) {
+		return false
+	}
+	defaults := s.defaultApprovers()
+	for _, by := range sr.ApprovedBy {
+		if s.mayApprove(by, defaults) {
+			return true
+		}
+	}
+	return workflow.GetVersion(ctx, protectedApprovalChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+}
+
 // approvals lists the users who approved the gate.
 func approvals(g *gate) []string {
 	var out []string

@@ -741,14 +741,15 @@ func (s *incident) runUnit(ctx workflow.Context, st *playbook.Step, spec activit
 
 // passNeeds waits for every gate of the unit not yet passed, in order. A
 // protected-instance gate is already satisfied by a gate of the step that
-// analysts approved (not by one that timed out into approved). On dry-run
+// analysts approved (not by one that timed out into approved), one of them
+// a default approver of policy gates (see stepCoversProtected). On dry-run
 // gates are recorded, not waited for.
 func (s *incident) passNeeds(ctx workflow.Context, st *playbook.Step, sr *stepRun, u *unitRun) error {
 	for _, n := range u.Needs {
 		if slices.Contains(u.Passed, n.Reason) {
 			continue
 		}
-		if n.Reason == ReasonProtectedInstance && (s.stepApproved(ctx, sr) || u.Approved || (s.dryRun && st.Approval != nil)) {
+		if n.Reason == ReasonProtectedInstance && (s.stepCoversProtected(ctx, sr) || u.Approved || (s.dryRun && st.Approval != nil)) {
 			u.Passed = append(u.Passed, n.Reason)
 			continue
 		}
@@ -781,8 +782,9 @@ func (s *incident) passNeeds(ctx workflow.Context, st *playbook.Step, sr *stepRu
 }
 
 // execAction runs the action activity: the rendered `with` plus meta.
-// meta.approved is true only when analysts approved the step or the unit:
-// it is what lets the action touch a protected instance.
+// meta.approved is true only when analysts approved the unit, or the step
+// with a default approver among them (stepCoversProtected): it is what
+// lets the action touch a protected instance.
 func (s *incident) execAction(ctx workflow.Context, st *playbook.Step, sr *stepRun, u *unitRun) (map[string]any, error) {
 	input := make(map[string]any, len(u.Params)+1)
 	for _, k := range workflow.DeterministicKeys(u.Params) {
@@ -790,7 +792,7 @@ func (s *incident) execAction(ctx workflow.Context, st *playbook.Step, sr *stepR
 	}
 	input["meta"] = activities.Meta{
 		Incident: s.id, Playbook: s.pb.Name, Step: u.Key, DryRun: s.dryRun, Hops: s.in.Hops,
-		Approved: s.stepApproved(ctx, sr) || u.Approved,
+		Approved: s.stepCoversProtected(ctx, sr) || u.Approved,
 	}
 	summary := st.Action
 	if u.Target != "" {

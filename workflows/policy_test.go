@@ -290,3 +290,73 @@ func TestPolicy_TimedOutGateNeverCoversProtectedInstance(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicy_StepApprovalCoversProtectedOnlyWithDefaultApprover: a step's
+// own approval covers a protected instance only when a default approver
+// of policy gates voted for it. Approved by devs alone, the protected gate
+// still waits for a default approver, and the action's meta.approved
+// comes from that gate.
+func TestPolicy_StepApprovalCoversProtectedOnlyWithDefaultApprover(t *testing.T) {
+	tests := []struct {
+		name      string
+		voter     string          // approves the step's own gate at 10m
+		policy    *ApproveRequest // sent at 1h, on the protected gate
+		wantAt    time.Duration   // when isolate runs; 0: never
+		wantGates []string        // reasons of the gates pending at 30m
+		wantStep  string
+	}{
+		{name: "a default approver's step approval covers it", voter: "alice",
+			wantAt: 10 * time.Minute, wantStep: activities.StatusSucceeded},
+		{name: "devs alone: the protected gate waits, a default approver approves", voter: "dan",
+			policy: &ApproveRequest{Step: "isolate", Decision: DecisionApprove, By: "bob"},
+			wantAt: time.Hour, wantGates: []string{ReasonProtectedInstance}, wantStep: activities.StatusSucceeded},
+		{name: "devs alone: the protected gate times out", voter: "dan",
+			wantGates: []string{ReasonProtectedInstance}, wantStep: activities.StatusTimedOut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			in := testInput(isolateStep(playbook.Approval{Approvers: []string{"devs"}, Timeout: 20 * time.Minute}))
+			in.Approvers["devs"] = []string{"dan", "alice"}
+			in.DefaultApprovers = []string{"secops"}
+			in.Policy = guard.Policy{ProtectedInstances: []string{"i-web1"}, ApprovalTimeout: 2 * time.Hour}
+			h.updateAt(10*time.Minute, UpdateApprove, ApproveRequest{Step: "isolate", Decision: DecisionApprove, By: tt.voter})
+			var at30m Status
+			h.env.RegisterDelayedCallback(func() { at30m = h.status() }, 30*time.Minute)
+			var policyVote *updateResult
+			if tt.policy != nil {
+				policyVote = h.updateAt(time.Hour, UpdateApprove, *tt.policy)
+			}
+			h.run(in)
+			r := h.result()
+
+			var reasons []string
+			for _, g := range at30m.Pending {
+				reasons = append(reasons, g.Reason)
+			}
+			if diff := cmp.Diff(tt.wantGates, reasons); diff != "" {
+				t.Errorf("gates pending at 30m mismatch (-want +got):\n%s", diff)
+			}
+			if policyVote != nil && (policyVote.rejected != nil || policyVote.err != nil) {
+				t.Errorf("vote on the protected gate: rejected %v err %v, want accepted", policyVote.rejected, policyVote.err)
+			}
+			calls := h.callsOf(activities.ECSIsolateInstance)
+			switch {
+			case tt.wantAt == 0 && len(calls) > 0:
+				t.Errorf("isolate called %d time(s), want never", len(calls))
+			case tt.wantAt != 0 && len(calls) != 1:
+				t.Errorf("isolate calls = %d, want 1", len(calls))
+			case tt.wantAt != 0:
+				if got := calls[0].At.Sub(r.FirstSeen); got != tt.wantAt {
+					t.Errorf("isolate ran %v after the alert, want %v", got, tt.wantAt)
+				}
+				if !calls[0].meta().Approved {
+					t.Error("meta.approved = false, want true")
+				}
+			}
+			if got := stepByID(t, r.Status, "isolate"); got.Status != tt.wantStep {
+				t.Errorf("isolate = %s (%s), want %s", got.Status, got.Error, tt.wantStep)
+			}
+		})
+	}
+}

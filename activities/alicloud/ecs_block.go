@@ -104,11 +104,14 @@ func validPorts(s string) bool {
 
 // sgRule is a security-group rule as DescribeSecurityGroupAttribute shows it.
 type sgRule struct {
-	ID          string
-	Policy      string
-	Protocol    string
-	PortRange   string
-	CIDR        string
+	ID        string
+	Policy    string
+	Protocol  string
+	PortRange string
+	CIDR      string
+	// CIDR6 is the rule's IPv6 source (in) or destination (out) whatever
+	// the spec's family, for checks over both families in one listing.
+	CIDR6       string
 	Description string
 }
 
@@ -139,7 +142,11 @@ func (s *session) listRules(c *ecs.Client, spec ruleSpec) ([]sgRule, error) {
 			if p.Direction != "" && p.Direction != spec.apiDirection() {
 				continue
 			}
-			r := sgRule{ID: p.SecurityGroupRuleId, Policy: p.Policy, Protocol: p.IpProtocol, PortRange: p.PortRange, Description: p.Description}
+			r := sgRule{ID: p.SecurityGroupRuleId, Policy: p.Policy, Protocol: p.IpProtocol, PortRange: p.PortRange, Description: p.Description,
+				CIDR6: p.Ipv6DestCidrIp}
+			if spec.direction == "in" {
+				r.CIDR6 = p.Ipv6SourceCidrIp
+			}
 			switch {
 			case spec.direction == "in" && spec.v6:
 				r.CIDR = p.Ipv6SourceCidrIp

@@ -199,13 +199,14 @@ func (s *session) createQuarantineGroup(c *ecs.Client, vpcID string) (string, er
 // these must not take an instance.
 type quarantineGaps struct {
 	denyAll   bool
+	denyAll6  bool
 	services  []serviceEgress
 	inner     bool
 	forensics string
 }
 
 func (g quarantineGaps) complete() bool {
-	return !g.denyAll && len(g.services) == 0 && !g.inner && g.forensics == ""
+	return !g.denyAll && !g.denyAll6 && len(g.services) == 0 && !g.inner && g.forensics == ""
 }
 
 // String lists the missing pieces for the plan.
@@ -213,6 +214,9 @@ func (g quarantineGaps) String() string {
 	var parts []string
 	if g.denyAll {
 		parts = append(parts, "the drop-all outbound rule")
+	}
+	if g.denyAll6 {
+		parts = append(parts, "the drop-all outbound IPv6 rule")
 	}
 	for _, e := range g.services {
 		parts = append(parts, "accept outbound "+e.String())
@@ -241,10 +245,8 @@ func (s *session) quarantineGaps(c *ecs.Client, group string) (quarantineGaps, e
 	if err != nil {
 		return gaps, err
 	}
-	gaps.denyAll = !slices.ContainsFunc(out, func(r sgRule) bool {
-		return strings.EqualFold(r.Policy, "drop") && strings.EqualFold(r.Protocol, "all") &&
-			portsCover(r.PortRange, "-1/-1") && cidrCovers(r.CIDR, "0.0.0.0/0")
-	})
+	gaps.denyAll = !dropsAllOutbound(out, false)
+	gaps.denyAll6 = !dropsAllOutbound(out, true)
 	gaps.services = missingServiceEgress(out)
 	if cidr := s.acct.ForensicsCIDR; cidr != "" {
 		in, err := s.listRules(c, ruleSpec{group: group, direction: "in"})
@@ -259,6 +261,20 @@ func (s *session) quarantineGaps(c *ecs.Client, group string) (quarantineGaps, e
 		}
 	}
 	return gaps, nil
+}
+
+// dropsAllOutbound reports whether rules (an egress listing) hold a drop
+// rule for all protocols and ports to 0.0.0.0/0, or to ::/0 with v6.
+func dropsAllOutbound(rules []sgRule, v6 bool) bool {
+	return slices.ContainsFunc(rules, func(r sgRule) bool {
+		if !strings.EqualFold(r.Policy, "drop") || !strings.EqualFold(r.Protocol, "all") || !portsCover(r.PortRange, "-1/-1") {
+			return false
+		}
+		if v6 {
+			return cidrCovers(r.CIDR6, "::/0")
+		}
+		return cidrCovers(r.CIDR, "0.0.0.0/0")
+	})
 }
 
 // completeQuarantineGroup adds what soar's quarantine group lacks (see
@@ -279,6 +295,16 @@ func (s *session) completeQuarantineGroup(c *ecs.Client, group string, gaps quar
 		req.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{
 			Policy: "drop", Priority: "100", IpProtocol: "ALL", PortRange: "-1/-1", DestCidrIp: "0.0.0.0/0",
 			NicType: "intranet", Description: "soar: deny all outbound"}}
+		if _, err := c.AuthorizeSecurityGroupEgress(req); err != nil && !alreadyExists(err) {
+			return classify("ecs.AuthorizeSecurityGroupEgress "+group, err)
+		}
+	}
+	if gaps.denyAll6 {
+		req := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+		req.SecurityGroupId = group
+		req.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{
+			Policy: "drop", Priority: "100", IpProtocol: "ALL", PortRange: "-1/-1", Ipv6DestCidrIp: "::/0",
+			NicType: "intranet", Description: "soar: deny all outbound IPv6"}}
 		if _, err := c.AuthorizeSecurityGroupEgress(req); err != nil && !alreadyExists(err) {
 			return classify("ecs.AuthorizeSecurityGroupEgress "+group, err)
 		}
@@ -457,6 +483,11 @@ func (a *Activities) ECSIsolateInstance(ctx context.Context, in activities.ECSIs
 				plan = append(plan, planf("warning: the quarantine group %s does not accept outbound %s: the Cloud Assistant agent cannot reach its service, so run_command on %s will fail while it is isolated",
 					qg, strings.Join(paths, ", "), inst.ID))
 				s.log.Warn("quarantine group blocks Cloud Assistant", "security_group_id", qg, "instance_id", inst.ID)
+			}
+			if !dropsAllOutbound(rules, true) {
+				plan = append(plan, planf("warning: the quarantine group %s has no drop rule for outbound IPv6 (::/0): if %s has an IPv6 address it can still reach anything over IPv6",
+					qg, inst.ID))
+				s.log.Warn("quarantine group lets IPv6 out", "security_group_id", qg, "instance_id", inst.ID)
 			}
 		}
 	}

@@ -34,12 +34,13 @@ func TestQuarantineGroupLetsCloudAssistantOut(t *testing.T) {
 		if r.Direction != "egress" {
 			continue
 		}
-		k := rule{r.Direction, strings.ToLower(r.Policy), r.IPProtocol, r.PortRange, r.DestCidrIP}
+		k := rule{r.Direction, strings.ToLower(r.Policy), r.IPProtocol, r.PortRange, r.DestCidrIP + r.Ipv6DestCidrIP}
 		got = append(got, k)
 		prio[k] = r.Priority
 	}
 	want := []rule{
 		{"egress", "drop", "ALL", "-1/-1", "0.0.0.0/0"},
+		{"egress", "drop", "ALL", "-1/-1", "::/0"},
 		{"egress", "accept", "TCP", "80/80", "100.100.0.0/16"},
 		{"egress", "accept", "TCP", "443/443", "100.100.0.0/16"},
 		{"egress", "accept", "UDP", "53/53", "100.100.2.136/32"},
@@ -56,6 +57,9 @@ func TestQuarantineGroupLetsCloudAssistantOut(t *testing.T) {
 		t.Errorf("egress rules = %+v, want exactly %+v", got, want)
 	}
 	if a, d := prio[want[2]], prio[want[0]]; a == 0 || a >= d {
+		t.Errorf("accept priority %d, drop-all priority %d: the accept rules must win (a lower number)", a, d)
+	}
+	if a, d := prio[want[2]], prio[want[1]]; a == 0 || a >= d {
 		t.Errorf("accept priority %d, drop-all priority %d: the accept rules must win (a lower number)", a, d)
 	}
 	if inst, _ := st.ECS.Instance(webID); !slices.Equal(inst.NetworkInterfaces[0].SecurityGroupIDs, []string{g.ID}) {
@@ -82,6 +86,11 @@ func TestQuarantineGroupWithoutServiceEgressWarns(t *testing.T) {
 	}) {
 		t.Errorf("plan %q does not warn that %s blocks the Cloud Assistant agent", out.Plan, sgQ)
 	}
+	if !slices.ContainsFunc(out.Plan, func(p string) bool {
+		return strings.Contains(p, "warning") && strings.Contains(p, sgQ) && strings.Contains(p, "IPv6 (::/0)")
+	}) {
+		t.Errorf("plan %q does not warn that %s lets IPv6 out", out.Plan, sgQ)
+	}
 	after, _ := c.state().ECS.SecurityGroup(sgQ)
 	if len(after.Rules) != len(before.Rules) {
 		t.Errorf("rules of %s changed from %d to %d: a configured group is not edited", sgQ, len(before.Rules), len(after.Rules))
@@ -105,9 +114,9 @@ func wantSealedQuarantine(t *testing.T, g sandbox.SecurityGroup) {
 	count := map[quarantineRule]int{}
 	prio := map[quarantineRule]int{}
 	for _, r := range g.Rules {
-		cidr := r.DestCidrIP
+		cidr := r.DestCidrIP + r.Ipv6DestCidrIP
 		if r.Direction == "ingress" {
-			cidr = r.SourceCidrIP
+			cidr = r.SourceCidrIP + r.Ipv6SourceCidrIP
 		}
 		k := quarantineRule{r.Direction, strings.ToLower(r.Policy), strings.ToUpper(r.IPProtocol), r.PortRange, cidr}
 		count[k]++
@@ -116,6 +125,9 @@ func wantSealedQuarantine(t *testing.T, g sandbox.SecurityGroup) {
 	denyAll := quarantineRule{"egress", "drop", "ALL", "-1/-1", "0.0.0.0/0"}
 	if count[denyAll] != 1 {
 		t.Errorf("drop-all egress rules in %s = %d, want 1 (rules %+v)", g.ID, count[denyAll], g.Rules)
+	}
+	if denyAll6 := (quarantineRule{"egress", "drop", "ALL", "-1/-1", "::/0"}); count[denyAll6] != 1 {
+		t.Errorf("drop-all IPv6 egress rules in %s = %d, want 1 (rules %+v)", g.ID, count[denyAll6], g.Rules)
 	}
 	for _, e := range serviceEgresses() {
 		k := quarantineRule{"egress", "accept", e.protocol, e.ports, e.cidr}
@@ -242,7 +254,8 @@ func TestQuarantineGroupNameWithoutTagNotUsed(t *testing.T) {
 
 // completeDefaultQuarantine gives the default world's quarantine group
 // (soar's: named soar-quarantine, tagged) the accept rules of
-// serviceEgresses it lacks, as isolation would, so that a test comparing
+// serviceEgresses and the IPv6 drop-all rule it lacks, as isolation
+// would, so that a test comparing
 // states around an isolation sees only the instance change.
 func completeDefaultQuarantine(c *testCloud) {
 	c.srv.Mutate(func(st *sandbox.State) {
@@ -255,6 +268,8 @@ func completeDefaultQuarantine(c *testCloud) {
 				g.Rules = append(g.Rules, sandbox.Rule{ID: fmt.Sprintf("sgr-bp1quarantine%02d", 10+j), Direction: "egress", Policy: "Accept", Priority: 1,
 					IPProtocol: e.protocol, PortRange: e.ports, DestCidrIP: e.cidr, NicType: "intranet", Description: e.why})
 			}
+			g.Rules = append(g.Rules, sandbox.Rule{ID: "sgr-bp1quarantine09", Direction: "egress", Policy: "Drop", Priority: 100,
+				IPProtocol: "ALL", PortRange: "-1/-1", Ipv6DestCidrIP: "::/0", NicType: "intranet", Description: "soar: deny all outbound IPv6"})
 		}
 	})
 }

@@ -650,8 +650,12 @@ func (s *session) setGroups(c *ecs.Client, instanceID string, n activities.Inter
 
 // ECSRestoreInstance puts back the security groups an isolation replaced:
 // original_groups from the isolate output, else the record soar left in
-// the instance's tags. Interfaces whose groups were changed by someone else
-// since (not in the quarantine group any more) are left alone.
+// the instance's tags. Only an instance carrying soar's isolation record is
+// changed, and only its interfaces still in the recorded quarantine group
+// (those changed by someone else since are left alone); a
+// quarantine_group_id other than the recorded one is refused, and
+// original_groups other than the recorded ones pass the instance guard
+// (a protected instance needs the step approved).
 func (a *Activities) ECSRestoreInstance(ctx context.Context, in activities.ECSRestoreInstanceInput) (activities.ECSRestoreInstanceOutput, error) {
 	out := activities.ECSRestoreInstanceOutput{InstanceID: in.InstanceID}
 	if err := checkID("instance_id", in.InstanceID); err != nil {
@@ -670,24 +674,50 @@ func (a *Activities) ECSRestoreInstance(ctx context.Context, in activities.ECSRe
 	if err != nil {
 		return out, err
 	}
-	qg := in.QuarantineGroupID
-	if qg == "" {
-		qg = inst.Tags[quarantineTag]
-	}
-	if qg == "" {
-		qg = s.acct.QuarantineGroupID
+	// Only an isolation soar recorded is undone: the quarantine group is
+	// the one in the instance's tags, and groups other than the recorded
+	// ones need the instance guard, as isolating it did. Otherwise any
+	// step could put any group on any instance.
+	qg := inst.Tags[quarantineTag]
+	record := isolatedRecord(inst.Tags)
+	if in.QuarantineGroupID != "" && qg != "" && in.QuarantineGroupID != qg {
+		return out, invalidInput("quarantine_group_id %s: instance %s was isolated in %s", in.QuarantineGroupID, inst.ID, qg)
 	}
 	original := in.OriginalGroups
-	record := isolatedRecord(inst.Tags)
+	if qg == "" {
+		// No record (never isolated by soar, or restored already): nothing
+		// is changed, and original_groups the instance already has are
+		// reported as restored.
+		if len(original) == 0 {
+			return out, invalidInput("instance %s carries no isolation record of soar: nothing to restore", inst.ID)
+		}
+		for _, o := range original {
+			i := slices.IndexFunc(current, func(n activities.InterfaceGroups) bool { return n.NetworkInterfaceID == o.NetworkInterfaceID })
+			if i >= 0 && !slices.Equal(current[i].SecurityGroupIDs, o.SecurityGroupIDs) {
+				return out, invalidInput("instance %s carries no isolation record of soar: interface %s is in [%s], not restored to [%s]",
+					inst.ID, o.NetworkInterfaceID, strings.Join(current[i].SecurityGroupIDs, ", "), strings.Join(o.SecurityGroupIDs, ", "))
+			}
+			if i >= 0 {
+				o.Primary = current[i].Primary
+				out.RestoredGroups = append(out.RestoredGroups, o)
+			}
+		}
+		out.Outcome = outcome(in.Meta, false, []string{planf("instance %s carries no isolation record of soar and already has the given groups", inst.ID)})
+		return out, nil
+	}
 	if len(original) == 0 {
 		for _, n := range current {
 			if groups, ok := record[n.NetworkInterfaceID]; ok {
 				original = append(original, activities.InterfaceGroups{NetworkInterfaceID: n.NetworkInterfaceID, Primary: n.Primary, SecurityGroupIDs: groups})
 			}
 		}
-	}
-	if len(original) == 0 {
-		return out, invalidInput("original_groups is required: instance %s carries no isolation record of soar", inst.ID)
+	} else if slices.ContainsFunc(original, func(o activities.InterfaceGroups) bool {
+		groups, ok := record[o.NetworkInterfaceID]
+		return !ok || !slices.Equal(groups, o.SecurityGroupIDs)
+	}) {
+		if err := a.checkProtected(in.Meta, inst); err != nil {
+			return out, err
+		}
 	}
 	type change struct {
 		iface  activities.InterfaceGroups
@@ -702,7 +732,7 @@ func (a *Activities) ECSRestoreInstance(ctx context.Context, in activities.ECSRe
 			plan = append(plan, planf("interface %s is no longer attached to %s: skipped", o.NetworkInterfaceID, inst.ID))
 		case slices.Equal(current[i].SecurityGroupIDs, o.SecurityGroupIDs):
 			out.RestoredGroups = append(out.RestoredGroups, o)
-		case qg != "" && !slices.Contains(current[i].SecurityGroupIDs, qg):
+		case !slices.Contains(current[i].SecurityGroupIDs, qg):
 			plan = append(plan, planf("interface %s is in [%s], no longer in the quarantine group %s: left alone",
 				o.NetworkInterfaceID, strings.Join(current[i].SecurityGroupIDs, ", "), qg))
 		default:

@@ -287,7 +287,7 @@ func TestECSInvalidParameters(t *testing.T) {
 		{"unknown instance", activities.ECSStopInstance, activities.ECSStopInstanceInput{InstanceID: "i-nope"},
 			"DescribeInstances", activities.ErrTypeCloudNotFound, []string{"i-nope"}},
 		{"restore without a record", activities.ECSRestoreInstance, activities.ECSRestoreInstanceInput{InstanceID: webID},
-			"", activities.ErrTypeInvalidInput, []string{"original_groups is required"}},
+			"", activities.ErrTypeInvalidInput, []string{"no isolation record", "nothing to restore"}},
 		{"bad region", activities.ECSStartInstance, activities.ECSStartInstanceInput{InstanceID: webID, Cloud: activities.Cloud{Region: "Hangzhou!"}},
 			"", activities.ErrTypeInvalidInput, []string{"region"}},
 		{"unknown account", activities.ECSStartInstance, activities.ECSStartInstanceInput{InstanceID: webID, Cloud: activities.Cloud{Account: "prod"}},

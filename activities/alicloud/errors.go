@@ -215,6 +215,10 @@ func notConfigured(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), activities.ErrTypeNotConfigured, nil)
 }
 
+func guardDenied(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), activities.ErrTypeGuardDenied, nil)
+}
+
 func notFound(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), activities.ErrTypeCloudNotFound, nil)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,10 +37,11 @@ var sasOperations = []string{"offline_handled", "kill_and_quara", "virus_quara",
 
 // suspEvent is one Security Center event as DescribeSuspEvents shows it.
 type suspEvent struct {
-	ID      string
-	Status  int
-	Name    string
-	Details map[string]string
+	ID         string
+	Status     int
+	Name       string
+	InstanceID string
+	Details    map[string]string
 }
 
 func (s *session) suspEvent(c *sas.Client, id string) (suspEvent, error) {
@@ -54,7 +57,7 @@ func (s *session) suspEvent(c *sas.Client, id string) (suspEvent, error) {
 		if strconv.FormatInt(ev.Id, 10) != id {
 			continue
 		}
-		out := suspEvent{ID: id, Status: ev.EventStatus, Name: ev.Name, Details: map[string]string{}}
+		out := suspEvent{ID: id, Status: ev.EventStatus, Name: ev.Name, InstanceID: ev.InstanceId, Details: map[string]string{}}
 		for _, d := range ev.Details {
 			out.Details[d.Name] = d.Value
 		}
@@ -79,11 +82,66 @@ func (s *session) operationOffered(c *sas.Client, id, op string) (bool, error) {
 	return false, nil
 }
 
+// sasKillOperations are the operations that kill processes and move files
+// on the event's instance.
+var sasKillOperations = []string{"kill_and_quara", "virus_quara"}
+
+// eventIPs are the addresses in an event's details that block_ip would
+// block: the usual keys, and any other detail whose name says IP and whose
+// value is an address or a CIDR.
+func eventIPs(ev suspEvent) []string {
+	var ips []string
+	for _, k := range slices.Sorted(maps.Keys(ev.Details)) {
+		v := strings.TrimSpace(ev.Details[k])
+		name := strings.ToLower(k)
+		if v == "" || !(name == "ip" || strings.HasSuffix(name, "_ip") || strings.HasSuffix(name, "ip_address") || strings.HasSuffix(name, "_ips")) {
+			continue
+		}
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+			if _, err := netip.ParseAddr(f); err == nil {
+				ips = append(ips, f)
+			} else if _, err := netip.ParsePrefix(f); err == nil {
+				ips = append(ips, f)
+			}
+		}
+	}
+	return ips
+}
+
+// checkSASOperation applies the guardrails to one event's operation:
+// block_ip needs an address in the event's details and each one passes the
+// block guard; a kill or quarantine runs on the event's instance, which
+// passes the protected-instance check (an approved step passes).
+func (a *Activities) checkSASOperation(ctx context.Context, in activities.SASHandleEventInput, ev suspEvent) error {
+	switch {
+	case in.Operation == "block_ip":
+		ips := eventIPs(ev)
+		if len(ips) == 0 {
+			return guardDenied("block_ip on event %s (%s): no IP address in its details to check against the guardrails", ev.ID, ev.Name)
+		}
+		for _, ip := range ips {
+			if err := a.guard.CheckBlock(ip); err != nil {
+				return denied(err)
+			}
+		}
+	case slices.Contains(sasKillOperations, in.Operation) && !in.Meta.Approved:
+		if ev.InstanceID == "" {
+			return guardDenied("%s on event %s (%s): the event names no instance to check against protected_instances; approve the step to run it", in.Operation, ev.ID, ev.Name)
+		}
+		if _, _, _, err := a.guardedInstance(ctx, in.Meta, in.Cloud, ev.InstanceID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SASHandleEvent handles Security Center events with one operation (mark
 // handled, quarantine, block, false positive, ignore) and waits for the
 // task's result. Events already handled are skipped: when none is left the
 // result is "already_handled" with changed false. For block_ip, the
-// events' remote addresses are checked against the guardrails. A failed
+// events' remote addresses are checked against the guardrails (an event
+// without one is refused); for kill_and_quara and virus_quara, the event's
+// instance against protected_instances. A failed
 // task is a non-retryable RemoteFailed error naming each event's error.
 func (a *Activities) SASHandleEvent(ctx context.Context, in activities.SASHandleEventInput) (activities.SASHandleEventOutput, error) {
 	out := activities.SASHandleEventOutput{Handled: []string{}}
@@ -150,14 +208,8 @@ func (a *Activities) SASHandleEvent(ctx context.Context, in activities.SASHandle
 				plan = append(plan, planf("event %s (%s) is already dealt with (status %d)", id, ev.Name, ev.Status))
 				continue
 			}
-			if in.Operation == "block_ip" {
-				for _, k := range []string{"remote_ip", "ip", "client_ip", "src_ip", "source_ip"} {
-					if ip := ev.Details[k]; ip != "" {
-						if err := a.guard.CheckBlock(ip); err != nil {
-							return out, denied(err)
-						}
-					}
-				}
+			if err := a.checkSASOperation(ctx, in, ev); err != nil {
+				return out, err
 			}
 			ok, err := s.operationOffered(c, id, in.Operation)
 			if err != nil {

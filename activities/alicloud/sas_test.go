@@ -61,7 +61,10 @@ func TestSASHandleEvent(t *testing.T) {
 
 func TestSASResumesTheTask(t *testing.T) {
 	c := newTestCloud(t, func(_ *Options, so *sandbox.Options, _ *guard.Policy) { so.AsyncPolls = 3 })
-	in := activities.SASHandleEventInput{Meta: meta("handle"), EventIDs: []string{minerEvent}, Operation: "kill_and_quara",
+	// The miner runs on db-01, a protected instance: the step is approved.
+	m := meta("handle")
+	m.Approved = true
+	in := activities.SASHandleEventInput{Meta: m, EventIDs: []string{minerEvent}, Operation: "kill_and_quara",
 		OperationParams: map[string]any{"subOperation": "killAndQuaraFileByMd5andPath"}}
 	var first activities.SASHandleEventOutput
 	c.mustRun(activities.SASHandleEvent, in, &first)
@@ -105,6 +108,25 @@ func TestSASFailures(t *testing.T) {
 			}
 		}, activities.SASHandleEventInput{EventIDs: []string{shellEvent}, Operation: "block_ip"},
 			activities.ErrTypeGuardDenied, []string{"10.0.0.9"}},
+		{"block without an address", func(st *sandbox.State) {
+			st.SAS.Events[1].Details = slices.DeleteFunc(st.SAS.Events[1].Details, func(d sandbox.SASDetail) bool { return d.Name == "remote_ip" })
+		}, activities.SASHandleEventInput{EventIDs: []string{shellEvent}, Operation: "block_ip"},
+			activities.ErrTypeGuardDenied, []string{"no IP address", shellEvent}},
+		{"block an address under another key", func(st *sandbox.State) {
+			for i, d := range st.SAS.Events[1].Details {
+				if d.Name == "remote_ip" {
+					st.SAS.Events[1].Details[i].Name, st.SAS.Events[1].Details[i].Value = "peer_ip", "10.0.0.9"
+				}
+			}
+		}, activities.SASHandleEventInput{EventIDs: []string{shellEvent}, Operation: "block_ip"},
+			activities.ErrTypeGuardDenied, []string{"10.0.0.9"}},
+		{"kill on a protected instance", nil, activities.SASHandleEventInput{EventIDs: []string{minerEvent}, Operation: "kill_and_quara"},
+			activities.ErrTypeGuardDenied, []string{"protected_instances", dbID}},
+		{"quarantine on a protected instance", nil, activities.SASHandleEventInput{EventIDs: []string{minerEvent}, Operation: "virus_quara"},
+			activities.ErrTypeGuardDenied, []string{"protected_instances", dbID}},
+		{"kill on an event without an instance", func(st *sandbox.State) { st.SAS.Events[0].InstanceID = "" },
+			activities.SASHandleEventInput{EventIDs: []string{webshellEvent}, Operation: "kill_and_quara"},
+			activities.ErrTypeGuardDenied, []string{"names no instance"}},
 		{"unknown event", nil, activities.SASHandleEventInput{EventIDs: []string{"42"}, Operation: "ignore"},
 			activities.ErrTypeCloudNotFound, []string{"42"}},
 		{"bad event id", nil, activities.SASHandleEventInput{EventIDs: []string{"abc"}, Operation: "ignore"},
@@ -120,6 +142,9 @@ func TestSASFailures(t *testing.T) {
 			}
 			tt.in.Meta = meta("h")
 			wantAppError(t, c.run(activities.SASHandleEvent, tt.in, nil), tt.errType, tt.contains...)
+			if tasks := c.state().SAS.Tasks; tt.errType == activities.ErrTypeGuardDenied && len(tasks) != 0 {
+				t.Errorf("refused, yet Security Center tasks %+v were started", tasks)
+			}
 		})
 	}
 }

@@ -249,6 +249,53 @@ func (s *incident) checkVote(ctx workflow.Context, req ApproveRequest) (voteChec
 	return voteCheck{gate: g, by: by, decision: decision}, nil
 }
 
+// validateVote is the validator of the "approve" Update: checkVote, and
+// the gate's deadline not passed (its timer may not have fired yet). Only
+// the validator checks the deadline: it does not run on replay, and the
+// handler runs in the same workflow task, at the same workflow.Now.
+func (s *incident) validateVote(ctx workflow.Context, req ApproveRequest) error {
+	vc, err := s.checkVote(ctx, req)
+	if err != nil {
+		return err
+	}
+	if g := vc.gate; !g.Deadline.IsZero() && !workflow.Now(ctx).Before(g.Deadline) {
+		return fmt.Errorf("the approval of step %q timed out at %s (on_timeout %s)", g.Key, fmtTime(g.Deadline), g.OnTimeout)
+	}
+	return nil
+}
+
+// checkAnalyst is the identity check of the "revert", "keep" and "extend"
+// Updates' validators: the user, named in field (else taken from the
+// authenticated caller, with whom it must agree as for votes), must be one
+// of the incident's approvers: a member of one of its approver groups or
+// of its default approvers, or a default approver named directly. example
+// is a valid request, for the error message. Validators do not run on
+// replay, so Updates recorded before this check still replay.
+func (s *incident) checkAnalyst(ctx workflow.Context, by, field, example string) error {
+	by = strings.TrimSpace(by)
+	who, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case who != "" && by == "":
+		by = who
+	case who != "" && by != who:
+		return fmt.Errorf("%s %q does not match the authenticated caller %q: you can only act as yourself", field, by, who)
+	case by == "":
+		return fmt.Errorf("%s is required: your user name, one of the incident's approvers, e.g. %s", field, example)
+	}
+	approvers := mergeNames(workflow.DeterministicKeys(s.in.Approvers), s.in.DefaultApprovers)
+	if !s.mayApprove(by, approvers) {
+		list := strings.Join(approvers, ", ")
+		if list == "" {
+			list = "none"
+		}
+		return fmt.Errorf("user %q is not among the incident's approvers (%s): only they may revert, keep or extend its actions", by, list)
+	}
+	return nil
+}
+
 // mayApprove reports whether user is one of approvers, directly or as a
 // member of a group named there.
 func (s *incident) mayApprove(user string, approvers []string) bool {

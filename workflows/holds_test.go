@@ -308,8 +308,8 @@ func TestRevert_UnchangedIsNeverUndone(t *testing.T) {
 	})
 	var mid Status
 	h.env.RegisterDelayedCallback(func() { mid = h.status() }, 30*time.Second)
-	now := h.updateAt(time.Minute, UpdateRevert, StepRequest{Step: "block_c2", By: "analyst"})
-	again := h.updateAt(2*time.Minute, UpdateRevert, StepRequest{Step: "block_c2", By: "analyst"})
+	now := h.updateAt(time.Minute, UpdateRevert, StepRequest{Step: "block_c2", By: "alice"})
+	again := h.updateAt(2*time.Minute, UpdateRevert, StepRequest{Step: "block_c2", By: "alice"})
 	in := testInput(blockC2(72 * time.Hour))
 	in.Playbook.Dedup = &playbook.Dedup{Key: "alert.resource.instance_id", Window: time.Hour} // keeps it open
 	h.run(in)

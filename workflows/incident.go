@@ -79,7 +79,7 @@ func (s *incident) registerHandlers(ctx workflow.Context) error {
 		opts workflow.UpdateHandlerOptions
 	}{
 		{UpdateApprove, s.approve, workflow.UpdateHandlerOptions{
-			Validator:   func(ctx workflow.Context, req ApproveRequest) error { _, err := s.checkVote(ctx, req); return err },
+			Validator:   s.validateVote,
 			Description: `Decide a pending approval: {"step":"<step>","decision":"approve|reject","by":"<you>","comment":"…"}.`,
 		}},
 		{UpdateAlert, s.addAlert, workflow.UpdateHandlerOptions{
@@ -87,15 +87,30 @@ func (s *incident) registerHandlers(ctx workflow.Context) error {
 			Description: "Deliver a repeat alert (ingest, UpdateWithStart; UpdateID = alert id). It never reruns steps.",
 		}},
 		{UpdateRevert, s.revertNow, workflow.UpdateHandlerOptions{
-			Validator:   func(_ workflow.Context, req StepRequest) error { return s.validateRevert(req) },
+			Validator: func(ctx workflow.Context, req StepRequest) error {
+				if err := s.validateRevert(req); err != nil {
+					return err
+				}
+				return s.checkAnalyst(ctx, req.By, "by", `{"step":"`+req.Step+`","by":"alice"}`)
+			},
 			Description: `Revert a step's applied action now: {"step":"<step or step#item>","by":"<you>"}.`,
 		}},
 		{UpdateExtend, s.extend, workflow.UpdateHandlerOptions{
-			Validator:   func(_ workflow.Context, req ExtendRequest) error { return s.validateExtend(req) },
+			Validator: func(ctx workflow.Context, req ExtendRequest) error {
+				if err := s.validateExtend(req); err != nil {
+					return err
+				}
+				return s.checkAnalyst(ctx, req.User, "user", `{"step":"`+req.Step+`","by":"24h","user":"alice"}`)
+			},
 			Description: `Postpone a step's auto-revert: {"step":"<step>","by":"24h","user":"<you>"}.`,
 		}},
 		{UpdateKeep, s.keep, workflow.UpdateHandlerOptions{
-			Validator:   func(_ workflow.Context, req StepRequest) error { return s.validateKeep(req) },
+			Validator: func(ctx workflow.Context, req StepRequest) error {
+				if err := s.validateKeep(req); err != nil {
+					return err
+				}
+				return s.checkAnalyst(ctx, req.By, "by", `{"step":"`+req.Step+`","by":"alice"}`)
+			},
 			Description: `Cancel a step's auto-revert, or give up a failed one, and keep the action: {"step":"<step>","by":"<you>"}.`,
 		}},
 	}

@@ -106,7 +106,7 @@ func TestRevert_Updates(t *testing.T) {
 		{"extend", UpdateExtend, ExtendRequest{Step: "block_c2", By: "24h", User: "alice"}, 96 * time.Hour, RevertReverted, RevertScheduled},
 		{"keep", UpdateKeep, StepRequest{Step: "block_c2", By: "alice"}, 0, RevertKept, RevertKept},
 		{"revert now", UpdateRevert, StepRequest{Step: "block_c2", By: "alice"}, time.Hour, RevertReverted, RevertReverted},
-		{"revert one foreach item now", UpdateRevert, StepRequest{Step: "block_c2#0"}, time.Hour, RevertReverted, RevertReverted},
+		{"revert one foreach item now", UpdateRevert, StepRequest{Step: "block_c2#0", By: "bob"}, time.Hour, RevertReverted, RevertReverted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,7 +173,7 @@ func TestRevert_ValidatorRejections(t *testing.T) {
 		{"keep without a timer", UpdateKeep, StepRequest{Step: "block_now"}, `step "block_now" has nothing in a state this applies to (block_now applied)`},
 		{"extend with a bad duration", UpdateExtend, ExtendRequest{Step: "block_c2", By: "tomorrow"}, `by must be a positive duration such as 24h or 90m, got "tomorrow"`},
 		{"extend by a negative duration", UpdateExtend, ExtendRequest{Step: "block_c2", By: "-1h"}, "by must be a positive duration"},
-		{"revert without a timer", UpdateRevert, StepRequest{Step: "block_now"}, ""},
+		{"revert without a timer", UpdateRevert, StepRequest{Step: "block_now", By: "alice"}, ""},
 		{"revert again", UpdateRevert, StepRequest{Step: "block_now"}, `step "block_now" is already reverted`},
 		{"extend after revert", UpdateExtend, ExtendRequest{Step: "block_now", By: "1h"}, `step "block_now" is already reverted`},
 	}

@@ -486,7 +486,7 @@ func scenarios() []scenario {
 			if err := update(ctx, t, c, id, workflows.UpdateApprove, workflows.ApproveRequest{Step: "gate", Decision: "approve", By: "alice"}); err != nil {
 				t.Fatalf("approve after continue-as-new: %v", err)
 			}
-			if err := update(ctx, t, c, id, workflows.UpdateRevert, workflows.StepRequest{Step: "block_c2"}); err != nil {
+			if err := update(ctx, t, c, id, workflows.UpdateRevert, workflows.StepRequest{Step: "block_c2", By: "alice"}); err != nil {
 				t.Fatalf("revert after continue-as-new: %v", err)
 			}
 		}},

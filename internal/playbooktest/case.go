@@ -425,8 +425,11 @@ func (r *caseRun) schedule(later []sentAlert, first sentAlert) {
 		label := u.kind + " " + u.step
 		switch u.kind {
 		case "extend":
-			arg = workflows.ExtendRequest{Step: u.step, By: u.by}
+			arg = workflows.ExtendRequest{Step: u.step, By: u.by, User: u.user}
 			label += " by " + u.by
+			if u.user != "" {
+				label += " (" + u.user + ")"
+			}
 		default:
 			arg = workflows.StepRequest{Step: u.step, By: u.by}
 		}

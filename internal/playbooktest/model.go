@@ -99,7 +99,9 @@ type updateIn struct {
 	kind string // revert, extend or keep
 	step string
 	// by is the user (revert, keep) or, for extend, the duration.
-	by      string
+	by string
+	// user is, for extend, the user (one of the incident's approvers).
+	user    string
 	refused *pattern
 }
 

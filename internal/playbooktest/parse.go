@@ -690,7 +690,7 @@ func (p *parser) updates(n *yaml.Node, t target) []updateIn {
 	}
 	var out []updateIn
 	for _, it := range items {
-		f, ok := p.fields(it, "an update", []string{"at", "revert", "extend", "keep", "by", "refused"})
+		f, ok := p.fields(it, "an update", []string{"at", "revert", "extend", "keep", "by", "user", "refused"})
 		if !ok {
 			continue
 		}
@@ -728,6 +728,13 @@ func (p *parser) updates(n *yaml.Node, t target) []updateIn {
 			}
 		} else if u.kind == "extend" {
 			p.errorf(it, CodeMissingField, "extend needs by: (how much later, e.g. 24h)")
+		}
+		if pr, ok := f["user"]; ok {
+			if u.kind != "extend" {
+				p.errorf(pr.key, CodeInvalidValue, "user: is for extend (revert and keep name the user in by:)")
+			} else {
+				u.user, _ = p.str(pr.val, "user")
+			}
 		}
 		if pr, ok := f["refused"]; ok {
 			u.refused = p.refusal(pr.val)

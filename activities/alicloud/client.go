@@ -155,6 +155,11 @@ func New(opts Options) (*Activities, error) {
 			if acct.Endpoint == "" {
 				errs = append(errs, fmt.Errorf("account %s: scheme http needs an endpoint (the sandbox); the live cloud is HTTPS only", name))
 			}
+			for _, ep := range []string{acct.Endpoint, acct.STSEndpoint} {
+				if ep != "" && !config.PlainHTTPAllowed(ep) {
+					errs = append(errs, fmt.Errorf("account %s: scheme http with endpoint %q: plain HTTP is only allowed to a loopback or private address (the sandbox)", name, ep))
+				}
+			}
 		default:
 			errs = append(errs, fmt.Errorf("account %s: scheme %q, want https or http", name, acct.Scheme))
 		}
@@ -283,11 +288,12 @@ func (a *Activities) logger(ctx context.Context) *slog.Logger {
 }
 
 // sdkConfig is the SDK configuration of every client: HTTPS for the live
-// cloud (HTTP only towards an explicit endpoint, the sandbox) and the SDK's
-// own retries off, since Temporal retries by error class.
+// cloud (HTTP only towards an explicit loopback or private endpoint, the
+// sandbox; [New] refuses any other) and the SDK's own retries off, since
+// Temporal retries by error class.
 func (s *session) sdkConfig() *sdk.Config {
 	scheme := "HTTPS"
-	if strings.EqualFold(s.acct.Scheme, "http") && s.acct.Endpoint != "" {
+	if strings.EqualFold(s.acct.Scheme, "http") && s.acct.Endpoint != "" && config.PlainHTTPAllowed(s.acct.Endpoint) {
 		scheme = "HTTP"
 	}
 	return sdk.NewConfig().WithScheme(scheme).WithAutoRetry(false).WithUserAgent("soar")

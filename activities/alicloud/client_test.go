@@ -31,6 +31,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}{
 		{"no region", Options{Accounts: map[string]config.Account{"a": {}}}, "region is required"},
 		{"http without endpoint", Options{Accounts: map[string]config.Account{"a": {Region: "cn-hangzhou", Scheme: "http"}}}, "scheme http needs an endpoint"},
+		{"http to a live endpoint", Options{Accounts: map[string]config.Account{"a": {Region: "cn-hangzhou", Scheme: "http", Endpoint: "ecs.cn-hangzhou.aliyuncs.com"}}},
+			"plain HTTP is only allowed to a loopback or private address"},
+		{"http to a public sts endpoint", Options{Accounts: map[string]config.Account{"a": {Region: "cn-hangzhou", Scheme: "http", Endpoint: "127.0.0.1:1",
+			STSEndpoint: "sts.aliyuncs.com"}}}, `endpoint "sts.aliyuncs.com"`},
 		{"bad scheme", Options{Accounts: map[string]config.Account{"a": {Region: "cn-hangzhou", Scheme: "ftp"}}}, `scheme "ftp"`},
 		{"unknown default", Options{Accounts: map[string]config.Account{"a": {Region: "cn-hangzhou"}}, DefaultAccount: "b"}, `default account "b"`},
 		{"bad pattern", Options{Commands: map[string]config.Command{"c": {Script: "echo {{x}}", Params: map[string]config.CommandParam{"x": {Pattern: "("}}}}}, "parameter x: pattern"},

@@ -237,7 +237,7 @@ func (p *roleProvider) retrieve(ctx context.Context, a *Activities, acct config.
 	if endpoint == "" {
 		endpoint = acct.Endpoint
 	}
-	if endpoint != "" && strings.EqualFold(acct.Scheme, "http") {
+	if endpoint != "" && strings.EqualFold(acct.Scheme, "http") && config.PlainHTTPAllowed(endpoint) {
 		cfg = cfg.WithScheme("HTTP")
 	}
 	c, err := sts.NewClientWithOptions(acct.Region, cfg, base)

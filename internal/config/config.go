@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -306,6 +307,33 @@ const quarantineScript = "q=/var/lib/soar/quarantine;\n" +
 	"  fi ;;\n" +
 	"esac\n"
 
+// PlainHTTPAllowed reports whether an endpoint (host or host:port) may be
+// reached over plain HTTP: a loopback, private (RFC 1918, fc00::/7) or
+// link-local address, localhost, or a single-label name such as a
+// container's service name ("sandbox:18080"). A live Alibaba Cloud
+// endpoint has none of these forms, so signed requests and STS tokens are
+// never sent to it in clear.
+func PlainHTTPAllowed(endpoint string) bool {
+	host := endpoint
+	if h, _, err := net.SplitHostPort(endpoint); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" {
+		return false
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		addr = addr.Unmap()
+		return addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast()
+	}
+	host = strings.ToLower(host)
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || singleLabelRE.MatchString(host)
+}
+
+// singleLabelRE is a host name without a domain that cannot be read as a
+// number (an address in another notation).
+var singleLabelRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
 func withRequired(p CommandParam) CommandParam {
 	p.Required = true
 	return p
@@ -534,6 +562,11 @@ func (c Config) Validate() error {
 		case "http":
 			if a.Endpoint == "" {
 				add("%s.scheme: http is only allowed with an endpoint (the sandbox cloud); the live cloud is always HTTPS", p)
+			}
+			for key, ep := range map[string]string{"endpoint": a.Endpoint, "sts_endpoint": a.STSEndpoint} {
+				if ep != "" && !PlainHTTPAllowed(ep) {
+					add("%s.scheme: http with %s %q: plain HTTP is only allowed to a loopback or private address (the sandbox cloud); signed requests and STS tokens must not cross a network in clear", p, key, ep)
+				}
 			}
 		default:
 			add("%s.scheme: %q, want https or http", p, a.Scheme)

@@ -89,6 +89,7 @@ cloud:
   default_account: nope
   accounts:
     live: { region: cn-hangzhou, scheme: http, access_key_id_env: "my key" }
+    clear: { region: cn-hangzhou, scheme: http, endpoint: ecs.cn-hangzhou.aliyuncs.com, sts_endpoint: "47.96.10.20:80" }
 approvers:
   secops: []
 notify:
@@ -113,7 +114,9 @@ log: { level: loud }
 		`nats.stream: "ALERTS.X"`,
 		"nats.replicas: 2",
 		"nats.max_deliver: 0",
-		`cloud.default_account: "nope" is not one of cloud.accounts (live)`,
+		`cloud.default_account: "nope" is not one of cloud.accounts (clear, live)`,
+		`cloud.accounts.clear.scheme: http with endpoint "ecs.cn-hangzhou.aliyuncs.com": plain HTTP is only allowed to a loopback or private address`,
+		`cloud.accounts.clear.scheme: http with sts_endpoint "47.96.10.20:80"`,
 		"cloud.accounts.live.scheme: http is only allowed with an endpoint",
 		`cloud.accounts.live.access_key_id_env: "my key" is not an environment variable name`,
 		"approvers.secops: a group needs at least one user",
@@ -247,5 +250,21 @@ func TestEnvNumberOverride(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "SOAR_NATS_MAX_ACK_PENDING") {
 		t.Errorf("Load with a bad number override = %v, want an error naming the variable", err)
+	}
+}
+
+// TestPlainHTTPAllowed: plain HTTP goes only to the sandbox (loopback,
+// private addresses, a container's service name), never to a live
+// endpoint.
+func TestPlainHTTPAllowed(t *testing.T) {
+	for ep, want := range map[string]bool{
+		"127.0.0.1:18080": true, "[::1]:8080": true, "localhost:18080": true, "10.1.2.3": true, "192.168.1.5:80": true,
+		"172.16.0.10:18080": true, "[fd00::1]:80": true, "sandbox:18080": true, "sandbox.localhost": true,
+		"ecs.aliyuncs.com": false, "ecs.cn-hangzhou.aliyuncs.com:80": false, "47.96.10.20:80": false, "[2001:db8::1]:80": false,
+		"8.8.8.8": false, "2130706433": false, "0x7f000001:80": false, "": false, "127.0.0.1.nip.io": false,
+	} {
+		if got := PlainHTTPAllowed(ep); got != want {
+			t.Errorf("PlainHTTPAllowed(%q) = %v, want %v", ep, got, want)
+		}
 	}
 }

@@ -49,7 +49,11 @@
 // the original sets in its heartbeat (for retries) and in instance tags
 // soar:isolated:<eni-id> = "sg-a,sg-b" and soar:quarantine = <group> (for
 // repeats and for restore without input); tag values hold at most 128
-// characters. The quarantine group soar creates drops all outbound traffic
+// characters. restore_instance changes only an instance carrying that
+// record, and only interfaces still in the recorded quarantine group: a
+// different quarantine_group_id is refused, and original_groups other than
+// the recorded ones pass the protected-instance guard. The quarantine
+// group soar creates drops all outbound traffic (IPv4 and IPv6, ::/0)
 // but TCP 80 and 443 to 100.100.0.0/16, Alibaba Cloud's internal service
 // network: the Cloud Assistant agent reads the metadata server
 // (http://100.100.100.200) and polls its service at
@@ -73,11 +77,12 @@
 //
 // soar's own quarantine group (named soar-quarantine and tagged
 // soar:quarantine) is checked by every isolation, and completed before an
-// interface moves in: drop-all outbound, the accept rules above,
+// interface moves in: drop-all outbound (0.0.0.0/0 and ::/0), the accept rules above,
 // InnerAccessPolicy Drop, SSH from forensics_cidr; an attempt that died
 // half-way through creating it would otherwise leave a group that lets
 // everything out. A group named by quarantine_group_id is not edited;
-// isolation warns in its plan when it lacks the Cloud Assistant way out.
+// isolation warns in its plan when it lacks the Cloud Assistant way out or
+// the IPv6 drop-all rule.
 //
 // Snapshots are named soar-evidence-<hash(run, incident, step, disk)>
 // (names must not start with "auto") and created with a ClientToken.

@@ -316,7 +316,11 @@ func (p *parser) checkCommand(spec *activities.ActionSpec, nodes map[string]*yam
 			}
 			re, err := regexp.Compile(`^(?:` + cp.Pattern + `)$`)
 			if err == nil && !re.MatchString(v.Value) {
-				p.errorf(v, CodeCommandParam, "%s does not match the pattern %s that command template %s declares for %s", strconv.Quote(v.Value), cp.Pattern, name, k)
+				what := ""
+				if cp.Description != "" {
+					what = " (" + cp.Description + ")"
+				}
+				p.errorf(v, CodeCommandParam, "%s is not a valid %s%s for command template %s: it does not match the pattern %s", strconv.Quote(v.Value), k, what, name, cp.Pattern)
 			}
 		}
 	}

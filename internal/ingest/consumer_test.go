@@ -347,7 +347,10 @@ func TestConsumer_UnmatchedIsAckedAndHopsAreLabelled(t *testing.T) {
 
 	publish(t, nc, "alerts.soar.traffic_anomaly", "hop", []byte(`{"id":"hop","type":"traffic_anomaly","severity":4}`), nats.Header{HopsHeader: []string{"2"}})
 	publish(t, nc, "alerts.sas.x", "nomatch", []byte(`{"id":"nomatch","type":"webshell"}`), nil)
-	waitFor(t, "both messages", func() bool { return settled(t, nc, n) })
+	// The ack reaches the server before the consumer counts it.
+	waitFor(t, "both messages", func() bool {
+		return settled(t, nc, n) && metric(t, metrics, "soar_ingest_acks_total") == 2
+	})
 	if got := st.updateIDs(); !slices.Equal(got, []string{"hop/linked"}) {
 		t.Errorf("deliveries = %v, want [hop/linked]", got)
 	}

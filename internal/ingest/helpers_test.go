@@ -261,7 +261,26 @@ func consumerInfo(tb testing.TB, nc *nats.Conn, n config.NATS) *jetstream.Consum
 // settled reports whether every message was acknowledged or terminated.
 func settled(tb testing.TB, nc *nats.Conn, n config.NATS) bool {
 	info := consumerInfo(tb, nc, n)
-	return info.NumPending == 0 && info.NumAckPending == 0
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		return false
+	}
+	// The consumer's pending count can lag a message just stored: also
+	// require that every stored message was delivered at least once.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, n.Stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sinfo, err := st.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return info.Delivered.Stream >= sinfo.State.LastSeq
 }
 
 var errBoom = errors.New("boom")

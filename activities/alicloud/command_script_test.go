@@ -18,8 +18,9 @@ import (
 // runKillAndQuarantine renders the shipped kill_and_quarantine template
 // with pid and path as run_command sends it (shell-quoted parameters) and
 // runs it with sh on this machine, its quarantine directory moved under
-// dir. It returns the script's output.
-func runKillAndQuarantine(t *testing.T, dir string, pid int, path string) string {
+// dir. It returns the script's output, and fails the test unless the
+// script exits with wantExit.
+func runKillAndQuarantine(t *testing.T, dir string, pid int, path string, wantExit int) string {
 	t.Helper()
 	cmd, err := compileCommand("kill_and_quarantine", config.DefaultCommands()["kill_and_quarantine"])
 	if err != nil {
@@ -35,8 +36,16 @@ func runKillAndQuarantine(t *testing.T, dir string, pid int, path string) string
 	}
 	script = strings.Replace(script, "q=/var/lib/soar/quarantine;", "q="+shellQuote(filepath.Join(dir, "quarantine"))+";", 1)
 	out, err := exec.Command("sh", "-c", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("script failed: %v\n%s\n--- script:\n%s", err, out, script)
+	code := 0
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("run the script: %v", err)
+	}
+	if code != wantExit {
+		t.Fatalf("script exited %d, want %d\n%s\n--- script:\n%s", code, wantExit, out, script)
 	}
 	return string(out)
 }
@@ -99,7 +108,7 @@ func TestKillAndQuarantineChecksTheProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		other, done := startProcess(t, sleep)
-		out := runKillAndQuarantine(t, dir, other.Process.Pid, webshell)
+		out := runKillAndQuarantine(t, dir, other.Process.Pid, webshell, 3) // the process is left running
 		want := fmt.Sprintf("not killed: process %d runs %s, not %s", other.Process.Pid, sleep, webshell)
 		if !strings.Contains(out, want) || strings.Contains(out, "killed "+fmt.Sprint(other.Process.Pid)) {
 			t.Errorf("output:\n%s\nwant %q and no kill", out, want)
@@ -125,7 +134,7 @@ func TestKillAndQuarantineChecksTheProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, done := startProcess(t, miner)
-		out := runKillAndQuarantine(t, dir, p.Process.Pid, miner)
+		out := runKillAndQuarantine(t, dir, p.Process.Pid, miner, 0)
 		if want := fmt.Sprintf("killed %d (%s)", p.Process.Pid, miner); !strings.Contains(out, want) || !killedBySIGKILL(done) {
 			t.Errorf("output:\n%s\nwant %q and the process killed by SIGKILL", out, want)
 		}
@@ -137,7 +146,7 @@ func TestKillAndQuarantineChecksTheProcess(t *testing.T) {
 
 	t.Run("no path to check against", func(t *testing.T) {
 		other, done := startProcess(t, sleep)
-		out := runKillAndQuarantine(t, t.TempDir(), other.Process.Pid, "")
+		out := runKillAndQuarantine(t, t.TempDir(), other.Process.Pid, "", 3)
 		if !strings.Contains(out, "not killed: no path to check process") {
 			t.Errorf("output:\n%s\nwant the kill refused without a path", out)
 		}
@@ -174,11 +183,11 @@ func TestQuarantineOnlyRegularFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := runKillAndQuarantine(t, dir, 0, etc)
+	out := runKillAndQuarantine(t, dir, 0, etc, 0)
 	if fi, err := os.Stat(filepath.Join(etc, "ssh")); err != nil || !fi.IsDir() || !strings.Contains(out, "not quarantined: "+etc+" is not a regular file") {
 		t.Errorf("directory %s after the quarantine: %v; output:\n%s\nwant it left alone and reported", etc, err, out)
 	}
-	out = runKillAndQuarantine(t, dir, 0, link)
+	out = runKillAndQuarantine(t, dir, 0, link, 0)
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 || !strings.Contains(out, "not quarantined: "+link+" is a symbolic link") {
 		t.Errorf("symlink %s after the quarantine: %v; output:\n%s\nwant it left alone and reported", link, err, out)
 	}

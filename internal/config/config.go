@@ -255,24 +255,27 @@ func DefaultCommands() map[string]Command {
 			Timeout:     30 * time.Second,
 		},
 		"kill_and_quarantine": {
-			Description: "kill a process if it runs the file (its executable or an argument is the path), then quarantine the file (webshell, trojan, miner)",
+			Description: "kill a process if it runs the file (its executable or an argument is the path), then quarantine the file (webshell, trojan, miner); a live process left running fails the command (exit 3)",
 			// The PID may be stale (the process ended and the number was
 			// reused): the kill only happens when /proc/<pid>/exe (also
 			// "<path> (deleted)") or one of /proc/<pid>/cmdline's arguments
 			// is the path. The parameters arrive as single shell words and
 			// are only ever used quoted.
-			Script: "set -eu\nset -- {{pid}} {{path}}\npid=$1 path=$2\n" +
+			Script: "set -eu\nset -- {{pid}} {{path}}\npid=$1 path=$2 left=\n" +
 				"if [ -n \"$pid\" ] && [ \"$pid\" != 0 ]; then\n" +
 				"  if [ ! -d \"/proc/$pid\" ]; then echo \"no process $pid\"\n" +
-				"  elif [ -z \"$path\" ]; then echo \"not killed: no path to check process $pid against\"\n" +
+				"  elif [ -z \"$path\" ]; then echo \"not killed: no path to check process $pid against\"; left=1\n" +
 				"  else\n" +
 				"    exe=$(readlink \"/proc/$pid/exe\" 2>/dev/null || true)\n" +
 				"    if [ \"$exe\" = \"$path\" ] || [ \"$exe\" = \"$path (deleted)\" ] || tr '\\000' '\\n' < \"/proc/$pid/cmdline\" 2>/dev/null | grep -qxF -e \"$path\"; then\n" +
 				"      kill -9 \"$pid\" 2>/dev/null && echo \"killed $pid ($path)\" || echo \"no process $pid\"\n" +
-				"    else echo \"not killed: process $pid runs ${exe:-an unknown program}, not $path\"; fi\n" +
+				"    else echo \"not killed: process $pid runs ${exe:-an unknown program}, not $path\"; left=1; fi\n" +
 				"  fi\n" +
 				"fi\n" +
-				"if [ -n \"$path\" ]; then\n" + quarantineScript + "fi\n",
+				"if [ -n \"$path\" ]; then\n" + quarantineScript + "fi\n" +
+				// A running process left alive fails the command (exit 3), so
+				// the step does not report a kill that did not happen.
+				"if [ -n \"$left\" ]; then echo \"process $pid left running: check it by hand\"; exit 3; fi\n",
 			Params: map[string]CommandParam{
 				"pid":  {Pattern: `[0-9]{0,10}`, Description: "process ID; empty or 0 skips the kill, which also needs the path to check the process against"},
 				"path": {Pattern: `(?:` + absPathPattern + `)?`, Description: "absolute file path without .. components; empty skips the quarantine"},

@@ -99,7 +99,18 @@ func (e *holdEntry) own(req activities.HoldRequest) {
 // Updates are compare-and-set on the key's revision, retried on conflict,
 // as [Activities.TakeBudget] does. Expired holds are dropped on the way.
 func (a *Activities) AcquireHold(ctx context.Context, req activities.HoldRequest) (activities.HoldResult, error) {
-	return a.updateHold(ctx, "acquire", req, func(e *holdEntry, found bool, now time.Time) (activities.HoldResult, bool) {
+	return a.updateHold(ctx, "acquire", req, acquireRule(req))
+}
+
+// holdRule decides an acquire or release on the entry of its key (found
+// false: no entry yet) at now: the result, and whether the entry changed
+// and must be written. The rules are the registry's whatever stores it
+// (the KeyValue bucket, or [MemoryHolds]).
+type holdRule func(e *holdEntry, found bool, now time.Time) (activities.HoldResult, bool)
+
+// acquireRule is the rule of [Activities.AcquireHold].
+func acquireRule(req activities.HoldRequest) holdRule {
+	return func(e *holdEntry, found bool, now time.Time) (activities.HoldResult, bool) {
 		if !found || e.Done != nil {
 			*e = holdEntry{}
 		}
@@ -112,7 +123,7 @@ func (a *Activities) AcquireHold(ctx context.Context, req activities.HoldRequest
 			e.Holds[req.Holder] = req.Until.UTC()
 		}
 		return activities.HoldResult{Owned: e.Owned, Holders: e.others(req.Holder, now)}, true
-	})
+	}
 }
 
 // ReleaseHold implements soar.hold.release: it removes req.Holder's hold
@@ -126,7 +137,12 @@ func (a *Activities) AcquireHold(ctx context.Context, req activities.HoldRequest
 // A key the registry does not know (no acquire ever reached it) is the
 // caller's alone: Undo is req.Changed.
 func (a *Activities) ReleaseHold(ctx context.Context, req activities.HoldRequest) (activities.HoldResult, error) {
-	return a.updateHold(ctx, "release", req, func(e *holdEntry, found bool, now time.Time) (activities.HoldResult, bool) {
+	return a.updateHold(ctx, "release", req, releaseRule(req))
+}
+
+// releaseRule is the rule of [Activities.ReleaseHold].
+func releaseRule(req activities.HoldRequest) holdRule {
+	return func(e *holdEntry, found bool, now time.Time) (activities.HoldResult, bool) {
 		switch {
 		case !found:
 			return activities.HoldResult{Undo: req.Changed, Owned: req.Changed, Inverse: req.Inverse}, false
@@ -162,21 +178,14 @@ func (a *Activities) ReleaseHold(ctx context.Context, req activities.HoldRequest
 			res.Inverse = e.Inverse
 		}
 		return res, true
-	})
+	}
 }
 
 // updateHold reads the entry of req.Key, lets change decide the result and
 // whether to write, and writes with compare-and-set, retrying on conflict.
-func (a *Activities) updateHold(ctx context.Context, op string, req activities.HoldRequest,
-	change func(e *holdEntry, found bool, now time.Time) (activities.HoldResult, bool),
-) (activities.HoldResult, error) {
-	switch {
-	case req.Key == "":
-		return activities.HoldResult{}, nonRetryable(activities.ErrTypeInvalidInput, "hold %s: key is required", op)
-	case !holdKeyRE.MatchString(req.Key):
-		return activities.HoldResult{}, nonRetryable(activities.ErrTypeInvalidInput, "hold %s: key %q is not a KeyValue key", op, req.Key)
-	case req.Holder == "":
-		return activities.HoldResult{}, nonRetryable(activities.ErrTypeInvalidInput, "hold %s %s: holder is required", op, req.Key)
+func (a *Activities) updateHold(ctx context.Context, op string, req activities.HoldRequest, change holdRule) (activities.HoldResult, error) {
+	if err := checkHoldRequest(op, req); err != nil {
+		return activities.HoldResult{}, err
 	}
 	now := req.Now
 	if now.IsZero() {
@@ -228,6 +237,19 @@ func (a *Activities) updateHold(ctx context.Context, op string, req activities.H
 		}
 	}
 	return activities.HoldResult{}, fmt.Errorf("hold %s %s: still conflicting after %d attempts", op, req.Key, maxHoldConflicts)
+}
+
+// checkHoldRequest refuses a request without a valid key or a holder.
+func checkHoldRequest(op string, req activities.HoldRequest) error {
+	switch {
+	case req.Key == "":
+		return nonRetryable(activities.ErrTypeInvalidInput, "hold %s: key is required", op)
+	case !holdKeyRE.MatchString(req.Key):
+		return nonRetryable(activities.ErrTypeInvalidInput, "hold %s: key %q is not a KeyValue key", op, req.Key)
+	case req.Holder == "":
+		return nonRetryable(activities.ErrTypeInvalidInput, "hold %s %s: holder is required", op, req.Key)
+	}
+	return nil
 }
 
 func (a *Activities) logHold(ctx context.Context, op string, req activities.HoldRequest, res activities.HoldResult) {

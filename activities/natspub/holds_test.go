@@ -165,6 +165,22 @@ func TestHoldSequence(t *testing.T) {
 				}
 			}
 		})
+		// The in-memory registry of soar test follows the same rules.
+		t.Run(tc.name+"/in memory", func(t *testing.T) {
+			m := natspub.NewMemoryHolds()
+			op := map[string]func(context.Context, activities.HoldRequest) (activities.HoldResult, error){
+				activities.HoldAcquire: m.Acquire, activities.HoldRelease: m.Release,
+			}
+			for _, st := range tc.steps {
+				got, err := op[st.op](context.Background(), st.req)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", st.name, st.op, err)
+				}
+				if diff := cmp.Diff(st.want, got); diff != "" {
+					t.Errorf("%s: %s mismatch (-want +got):\n%s", st.name, st.op, diff)
+				}
+			}
+		})
 	}
 }
 

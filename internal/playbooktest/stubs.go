@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/opensoar/soar/activities"
+	"github.com/opensoar/soar/activities/natspub"
 )
 
 // call is one attempt of an action, as a stub saw it.
@@ -63,9 +64,9 @@ func (r *recorder) register() {
 	}
 	r.env.RegisterActivityWithOptions(r.publish, activity.RegisterOptions{Name: activities.PublishEvent})
 	r.env.RegisterActivityWithOptions(r.takeBudget, activity.RegisterOptions{Name: activities.BudgetTake})
-	reg := newHolds()
-	r.env.RegisterActivityWithOptions(reg.acquire, activity.RegisterOptions{Name: activities.HoldAcquire})
-	r.env.RegisterActivityWithOptions(reg.release, activity.RegisterOptions{Name: activities.HoldRelease})
+	reg := natspub.NewMemoryHolds()
+	r.env.RegisterActivityWithOptions(reg.Acquire, activity.RegisterOptions{Name: activities.HoldAcquire})
+	r.env.RegisterActivityWithOptions(reg.Release, activity.RegisterOptions{Name: activities.HoldRelease})
 }
 
 // now is the workflow time as an offset from the start.
